@@ -17,8 +17,7 @@ export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', 'config');
 const httpUrl = z
   .string()
   .trim()
-  .url('must be an absolute URL, e.g. https://example.com')
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
+  .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an absolute http(s) URL, e.g. https://example.com')
   .transform((u) => u.replace(/\/+$/, ''));
 
 const optionalNonEmpty = z.string().trim().min(1, 'must not be empty').optional();

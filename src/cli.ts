@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * The `orbit-sync` command line. Commands parse their arguments here and call into the library;
+ * errors are reported in one place (`main`) with a message that says what to do and an exit code:
+ * 0 done, 1 the work failed (bad file, upstream error), 2 bad usage or configuration.
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { loadConfig, type Config } from './config';
+import { describeError, FixConfigurationError, isSyncError } from './lib/errors';
+import { createLogger } from './lib/logger';
+import { runInspectCommand } from './commands/inspect';
+import { runDemoCommand } from './commands/demo';
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
+  return parsed;
+}
+
+export function buildProgram(getConfig: () => Config): Command {
+  const program = new Command()
+    .name('orbit-sync')
+    .description('Sync Leadpipe Orbit intent audiences into HubSpot and Salesforce.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('inspect')
+    .description('Parse and validate a Leadpipe export: counts, fill rates, score histogram, top topics, quarantined rows. No writes.')
+    .argument('[file]', 'a run export CSV on disk')
+    .option('--audience <id>', 'stream the export of this audience’s run from Leadpipe instead of a file')
+    .option('--run <id>', 'the run to inspect (with --audience; default: the newest completed run)')
+    .option('--json', 'print the report as one JSON object on stdout')
+    .option('--quarantine-file <path>', 'write every quarantined row (line, field, code, reason) to this CSV file')
+    .option('--max-rows <n>', 'quarantined rows to list in the report', positiveInt, 50)
+    .action(async (file: string | undefined, opts: { audience?: string; run?: string; json?: boolean; quarantineFile?: string; maxRows: number }) => {
+      const config = getConfig();
+      const code = await runInspectCommand({ file, ...opts }, config, {
+        stdout: process.stdout,
+        stderr: process.stderr,
+        logger: createLogger({ level: config.logLevel }),
+      });
+      process.exitCode = code;
+    });
+
+  program
+    .command('demo')
+    .description('Start the local sandboxes, generate an audience run and process it end to end. Needs no credentials.')
+    .option('--people <n>', 'people in the generated run', positiveInt, 5000)
+    .option('--seed <n>', 'seed of the generated data (same seed, same data)', positiveInt, 42)
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { people: number; seed: number; json?: boolean }) => {
+      const config = getConfig();
+      process.exitCode = await runDemoCommand(opts, config, { stdout: process.stdout, stderr: process.stderr });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let config: Config | undefined;
+  const getConfig = (): Config => (config ??= loadConfig(process.env));
+  const program = buildProgram(getConfig);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof FixConfigurationError) {
+      process.stderr.write(`${err.message}\nSee .env.example for every variable.\n`);
+      return 2;
+    }
+    process.stderr.write(`orbit-sync: ${describeError(err)}\n`);
+    if (!isSyncError(err) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}
