@@ -10,10 +10,17 @@ import { describeError, FixConfigurationError, isSyncError } from './lib/errors'
 import { createLogger } from './lib/logger';
 import { runInspectCommand } from './commands/inspect';
 import { runDemoCommand } from './commands/demo';
+import { writeExportFile } from './sandbox/export-csv';
 
 function positiveInt(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
+  return parsed;
+}
+
+function shareOption(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
   return parsed;
 }
 
@@ -41,6 +48,24 @@ export function buildProgram(getConfig: () => Config): Command {
         logger: createLogger({ level: config.logLevel }),
       });
       process.exitCode = code;
+    });
+
+  program
+    .command('generate-export')
+    .description('Write a seeded, Leadpipe-shaped run export CSV (the sandbox generator), for trying inspect or benchmarking.')
+    .argument('<file>', 'where to write the CSV')
+    .option('--people <n>', 'rows to write (Leadpipe caps exports at 300,000)', positiveInt, 1000)
+    .option('--seed <n>', 'seed (same seed and options, same bytes)', positiveInt, 42)
+    .option('--duplicates <share>', 'share of rows that repeat an earlier person (0–1)', shareOption, 0.02)
+    .option('--malformed <share>', 'share of rows made invalid on purpose (0–1)', shareOption, 0)
+    .action(async (file: string, opts: { people: number; seed: number; duplicates: number; malformed: number }) => {
+      const { rows, bytes } = await writeExportFile(file, {
+        seed: opts.seed,
+        count: opts.people,
+        duplicateShare: opts.duplicates,
+        malformedShare: opts.malformed,
+      });
+      process.stderr.write(`wrote ${rows.toLocaleString('en-US')} rows (${(bytes / 1e6).toFixed(1)} MB) to ${file}\n`);
     });
 
   program

@@ -119,7 +119,7 @@ export async function runInspectCommand(options: InspectOptions, config: Config,
   try {
     report = await inspectStream(source, reportSource, config, {
       maxRows: options.maxRows,
-      ...(quarantineOut && { onQuarantined: quarantineOut.write }),
+      ...(quarantineOut && { onQuarantined: (row: QuarantinedRow) => quarantineOut.write(row) }),
       ...(showProgress && {
         onProgress: (rows: number) => {
           if (rows - lastShown < 25_000) return;

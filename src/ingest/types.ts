@@ -83,6 +83,8 @@ export type QuarantineCode =
   | 'UNBALANCED_QUOTE'
   | 'CSV_SYNTAX'
   | 'CELL_TOO_LARGE'
+  /** The row is larger than `ingest.maxRowBytes`; it was skipped without being parsed (bounded memory). */
+  | 'ROW_TOO_LARGE'
   | 'INVALID_SCORE'
   | 'INVALID_HASH'
   | 'NO_IDENTITY';
@@ -104,3 +106,12 @@ export interface RowWarning {
   field: string;
   reason: string;
 }
+
+/**
+ * What the ingest pipeline yields, in order: quarantined rows and warnings as soon as they are found,
+ * people once the whole file has been read (in-run dedupe needs to have seen every row).
+ */
+export type IngestEvent =
+  | { kind: 'person'; person: IntentPerson }
+  | { kind: 'quarantined'; row: QuarantinedRow }
+  | { kind: 'warning'; warning: RowWarning };

@@ -34,8 +34,6 @@ export interface InspectReport extends IngestTotals {
 const FILL_FIELDS: readonly [string, (p: IntentPerson) => unknown][] = [
   ['hashedEmail', (p) => p.hashedEmail],
   ['email', (p) => p.emails[0]],
-  ['businessEmail', (p) => p.emails.find((e) => e.kind === 'business' || e.kind === 'primary')],
-  ['personalEmail', (p) => p.emails.find((e) => e.kind === 'personal')],
   ['firstName', (p) => p.firstName],
   ['lastName', (p) => p.lastName],
   ['fullName', (p) => p.fullName],

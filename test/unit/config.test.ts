@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG_DIR, loadConfig } from '../../src/config';
@@ -66,6 +66,7 @@ describe('loadConfig', () => {
     writeFileSync(path.join(dir, 'default.json'), JSON.stringify(defaults));
     writeFileSync(path.join(dir, 'columns.json'), '{ "email": "not-a-list" }');
     const err = errorOf(() => loadConfig({ ORBIT_SYNC_CONFIG_DIR: dir }));
+    rmSync(dir, { recursive: true });
     expect(err.problems).toHaveLength(2);
     expect(err.problems[0]).toMatch(/default\.json → leadpipe\.requestsPerMinute: .*200/);
     expect(err.problems[1]).toMatch(/columns\.json → email/);

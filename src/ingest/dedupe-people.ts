@@ -1,0 +1,104 @@
+/**
+ * In-run dedupe by person key in memory that does not grow with the number of rows (Leadpipe exports
+ * go up to 300,000 rows; DESIGN.md), so people are never all held in a Map:
+ *
+ * A. Every person is appended to a spool file (one line each, in the compact format of spool-codec.ts,
+ *    in a fresh private temp directory, written with backpressure by spool-file.ts) while its key is
+ *    counted in a KeyCounter (a typed-array hash table, under 20 bytes per distinct key). Other events
+ *    (quarantined rows, warnings) pass straight through, so they reach the consumer at once.
+ * B. The spool is read back line by line. A key seen once is yielded at once; a key seen k > 1 times is
+ *    merged (merge-people.ts) until its k-th row, then yielded. Only people with duplicates still to
+ *    come are in memory.
+ *
+ * The spool directory is always removed: after the last person, on error, and when the consumer stops
+ * early (the generator's `finally`). The generator's return value is the stats.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { KeyCounter } from './count-keys';
+import { PersonMerger } from './merge-people';
+import { decodePerson, encodePerson } from './spool-codec';
+import { readSpoolLines, SpoolWriter } from './spool-file';
+import type { IngestEvent } from './types';
+
+export interface DedupeOptions {
+  /** Directory in which the spool directory is created (default: the OS temp directory). */
+  tmpDir?: string;
+}
+
+export interface DedupeStats {
+  /** People received (valid rows). */
+  valid: number;
+  /** People yielded after merging. */
+  people: number;
+  /** valid − people. */
+  duplicates: number;
+}
+
+/**
+ * Dedupes the `person` events of a stream by `person.key`; every other event passes through unchanged
+ * and immediately. People come out after the input is exhausted.
+ */
+export async function* dedupePeople(events: AsyncIterable<IngestEvent>, options: DedupeOptions = {}): AsyncGenerator<IngestEvent, DedupeStats, undefined> {
+  const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'orbit-sync-dedupe-'));
+  const file = path.join(dir, 'people.ndjson');
+  let writer: SpoolWriter | undefined;
+  try {
+    // Phase A: spool and count.
+    const counter = new KeyCounter();
+    writer = await SpoolWriter.create(file);
+    let valid = 0;
+    for await (const event of events) {
+      if (event.kind !== 'person') {
+        yield event;
+        continue;
+      }
+      valid += 1;
+      counter.add(event.person.key);
+      const line = encodePerson(event.person);
+      if (!writer.tryWrite(line)) await writer.writeLine(line);
+    }
+    await writer.end();
+    await writer.close();
+    writer = undefined;
+
+    // Phase B: read back, yield singles at once and duplicates at their last row.
+    let people = 0;
+    const waiting = new Map<string, { merger: PersonMerger; seen: number }>();
+    for await (const block of readSpoolLines(file)) {
+      let start = 0;
+      for (let end = block.indexOf('\n'); end !== -1; end = block.indexOf('\n', start)) {
+        const person = decodePerson(block.slice(start, end));
+        start = end + 1;
+        const total = counter.get(person.key);
+        if (total <= 1) {
+          people += 1;
+          yield { kind: 'person', person };
+          continue;
+        }
+        let entry = waiting.get(person.key);
+        if (entry === undefined) {
+          entry = { merger: new PersonMerger(person.key), seen: 0 };
+          waiting.set(person.key, entry);
+        }
+        entry.merger.add(person);
+        entry.seen += 1;
+        if (entry.seen === total) {
+          waiting.delete(person.key);
+          people += 1;
+          yield { kind: 'person', person: entry.merger.result() };
+        }
+      }
+    }
+    // Only if two keys shared a fingerprint in the counter (see count-keys.ts): their counts were summed.
+    for (const entry of waiting.values()) {
+      people += 1;
+      yield { kind: 'person', person: entry.merger.result() };
+    }
+    return { valid, people, duplicates: valid - people };
+  } finally {
+    await writer?.close().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
