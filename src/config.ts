@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { FixConfigurationError } from './lib/errors';
+import { isLoopbackHost } from './lib/is-loopback';
 import type { LogLevel } from './lib/logger';
 
 export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', 'config');
@@ -19,6 +20,9 @@ const httpUrl = z
   .trim()
   .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an absolute http(s) URL, e.g. https://example.com')
   .transform((u) => u.replace(/\/+$/, ''));
+
+/** An API base URL: https, or plain http only on this machine (the sandboxes), so keys never travel unencrypted. */
+const apiUrl = httpUrl.refine((u) => new URL(u).protocol === 'https:' || isLoopbackHost(new URL(u).hostname), 'must be https (plain http only for localhost)');
 
 const optionalNonEmpty = z.string().trim().min(1, 'must not be empty').optional();
 
@@ -45,15 +49,15 @@ const databaseUrl = z
 
 export const EnvSchema = z.object({
   LEADPIPE_API_KEY: optionalNonEmpty,
-  LEADPIPE_BASE_URL: httpUrl.default('https://api.aws53.cloud'),
+  LEADPIPE_BASE_URL: apiUrl.default('https://api.aws53.cloud'),
   HUBSPOT_ACCESS_TOKEN: optionalNonEmpty,
   HUBSPOT_CLIENT_ID: optionalNonEmpty,
   HUBSPOT_CLIENT_SECRET: optionalNonEmpty,
-  HUBSPOT_BASE_URL: httpUrl.default('https://api.hubapi.com'),
-  SALESFORCE_INSTANCE_URL: httpUrl.optional(),
+  HUBSPOT_BASE_URL: apiUrl.default('https://api.hubapi.com'),
+  SALESFORCE_INSTANCE_URL: apiUrl.optional(),
   SALESFORCE_ACCESS_TOKEN: optionalNonEmpty,
   SALESFORCE_REFRESH_TOKEN: optionalNonEmpty,
-  SALESFORCE_LOGIN_URL: httpUrl.default('https://login.salesforce.com'),
+  SALESFORCE_LOGIN_URL: apiUrl.default('https://login.salesforce.com'),
   SALESFORCE_CLIENT_ID: optionalNonEmpty,
   SALESFORCE_CLIENT_SECRET: optionalNonEmpty,
   DATABASE_URL: databaseUrl.default('./data/orbit-sync.db'),
@@ -69,6 +73,8 @@ const RetrySettings = z.object({
   maxAttempts: z.number().int().min(1).max(20),
   baseDelayMs: z.number().int().min(0),
   maxDelayMs: z.number().int().min(0),
+  /** The longest `Retry-After` we sleep through in-process; a longer one fails the job with the wait in its message. */
+  maxRetryAfterMs: z.number().int().min(0),
 });
 
 export const FileConfigSchema = z.object({

@@ -2,7 +2,8 @@
  * `orbit-sync inspect`: parse and validate an export (a file, or a run streamed from Leadpipe) and
  * report what a sync would get from it. Reads only; writes nothing but the optional quarantine file.
  */
-import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Config } from '../config';
@@ -11,6 +12,8 @@ import type { QuarantinedRow } from '../ingest/types';
 import { InspectReportBuilder, type InspectReport } from '../inspect/build-report';
 import { formatReport } from '../inspect/format-report';
 import { createLeadpipeClient, type LeadpipeClient } from '../leadpipe/client';
+import { csvCell } from '../lib/csv-cell';
+import { isLoopbackHost } from '../lib/is-loopback';
 import { FixConfigurationError, FixInputFileError, SyncError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 
@@ -29,13 +32,18 @@ export interface Io {
   logger?: Logger;
 }
 
-function csvCell(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-/** Streams every quarantined row to a CSV file, so nothing rejected is lost, however many there are. */
-function openQuarantineFile(file: string): { write(row: QuarantinedRow): void; close(): Promise<void> } {
-  const out = createWriteStream(file);
+/**
+ * Streams every quarantined row to a CSV file, so nothing rejected is lost, however many there are.
+ * The file is opened before anything is read, so a bad path fails at once with a clear message; a
+ * later write error is kept and thrown by `close()`.
+ */
+async function openQuarantineFile(file: string): Promise<{ write(row: QuarantinedRow): void; close(): Promise<void> }> {
+  const handle = await open(file, 'w').catch((err: unknown) => {
+    throw new FixInputFileError('FILE_NOT_FOUND', `Cannot write the quarantine file ${file}: ${(err as Error).message}`, { cause: err });
+  });
+  const out = handle.createWriteStream();
+  let failure: unknown;
+  out.on('error', (err) => (failure ??= err));
   out.write('line,field,code,reason\n');
   return {
     write: (row) => {
@@ -43,7 +51,8 @@ function openQuarantineFile(file: string): { write(row: QuarantinedRow): void; c
     },
     close: async () => {
       out.end();
-      await finished(out);
+      await finished(out).catch((err: unknown) => (failure ??= err));
+      if (failure !== undefined) throw new SyncError('FILE_NOT_FOUND', `Writing the quarantine file ${file} failed: ${failure instanceof Error ? failure.message : "unknown error"}`, { cause: failure });
     },
   };
 }
@@ -82,11 +91,6 @@ async function newestCompletedRun(client: LeadpipeClient, audienceId: string): P
   return newest.id;
 }
 
-function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
-}
-
 export async function runInspectCommand(options: InspectOptions, config: Config, io: Io): Promise<number> {
   let source: Readable;
   let reportSource: InspectReport['source'];
@@ -96,7 +100,7 @@ export async function runInspectCommand(options: InspectOptions, config: Config,
     const client = createLeadpipeClient({
       ...config.leadpipe,
       apiKey: config.leadpipe.apiKey,
-      allowLoopbackDownloads: isLoopback(config.leadpipe.baseUrl),
+      allowLoopbackDownloads: isLoopbackHost(new URL(config.leadpipe.baseUrl).hostname),
       ...(io.logger && { logger: io.logger }),
     });
     const runId = options.run ?? (await newestCompletedRun(client, options.audience));
@@ -112,7 +116,7 @@ export async function runInspectCommand(options: InspectOptions, config: Config,
     reportSource = { file: options.file };
   }
 
-  const quarantineOut = options.quarantineFile ? openQuarantineFile(options.quarantineFile) : undefined;
+  const quarantineOut = options.quarantineFile ? await openQuarantineFile(options.quarantineFile) : undefined;
   const showProgress = io.stderr.isTTY === true && !options.json;
   let lastShown = 0;
   let report: InspectReport;

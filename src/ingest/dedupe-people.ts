@@ -13,18 +13,24 @@
  * The spool directory is always removed: after the last person, on error, and when the consumer stops
  * early (the generator's `finally`). The generator's return value is the stats.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { KeyCounter } from './count-keys';
 import { PersonMerger } from './merge-people';
 import { decodePerson, encodePerson } from './spool-codec';
-import { readSpoolLines, SpoolWriter } from './spool-file';
-import type { IngestEvent } from './types';
+import { eachLine, SpoolWriter } from './spool-file';
+import type { IngestEvent, IntentPerson } from './types';
 
 export interface DedupeOptions {
   /** Directory in which the spool directory is created (default: the OS temp directory). */
   tmpDir?: string;
+  /**
+   * Counts kept live as people are yielded (`people`) and set at the end (`duplicates`), so a caller
+   * can read them without wrapping this generator in another one (a generator layer per row costs
+   * measurable time on 300,000-row exports).
+   */
+  live?: { people: number; duplicates: number };
 }
 
 export interface DedupeStats {
@@ -32,7 +38,7 @@ export interface DedupeStats {
   valid: number;
   /** People yielded after merging. */
   people: number;
-  /** valid − people. */
+  /** Rows merged into an earlier row of the same person; counted, so valid = people + duplicates is checkable. */
   duplicates: number;
 }
 
@@ -41,6 +47,7 @@ export interface DedupeStats {
  * and immediately. People come out after the input is exhausted.
  */
 export async function* dedupePeople(events: AsyncIterable<IngestEvent>, options: DedupeOptions = {}): AsyncGenerator<IngestEvent, DedupeStats, undefined> {
+  const live = options.live ?? { people: 0, duplicates: 0 };
   const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'orbit-sync-dedupe-'));
   const file = path.join(dir, 'people.ndjson');
   let writer: SpoolWriter | undefined;
@@ -48,6 +55,10 @@ export async function* dedupePeople(events: AsyncIterable<IngestEvent>, options:
     // Phase A: spool and count.
     const counter = new KeyCounter();
     writer = await SpoolWriter.create(file);
+    // The spool holds plaintext emails and names: with no name on disk it cannot outlive this process,
+    // even one killed with SIGKILL or Ctrl-C mid-run. It is read back through the open handle.
+    await unlink(file);
+    await rm(dir, { recursive: true, force: true });
     let valid = 0;
     for await (const event of events) {
       if (event.kind !== 'person') {
@@ -60,43 +71,42 @@ export async function* dedupePeople(events: AsyncIterable<IngestEvent>, options:
       if (!writer.tryWrite(line)) await writer.writeLine(line);
     }
     await writer.end();
-    await writer.close();
-    writer = undefined;
 
     // Phase B: read back, yield singles at once and duplicates at their last row.
     let people = 0;
+    const emit = (person: IntentPerson): IngestEvent => {
+      people += 1;
+      live.people += 1;
+      return { kind: 'person', person };
+    };
     const waiting = new Map<string, { merger: PersonMerger; seen: number }>();
-    for await (const block of readSpoolLines(file)) {
-      let start = 0;
-      for (let end = block.indexOf('\n'); end !== -1; end = block.indexOf('\n', start)) {
-        const person = decodePerson(block.slice(start, end));
-        start = end + 1;
+    let duplicates = 0;
+    for await (const block of writer.readBack()) {
+      for (const line of eachLine(block)) {
+        const person = decodePerson(line);
         const total = counter.get(person.key);
         if (total <= 1) {
-          people += 1;
-          yield { kind: 'person', person };
+          yield emit(person);
           continue;
         }
         let entry = waiting.get(person.key);
         if (entry === undefined) {
           entry = { merger: new PersonMerger(person.key), seen: 0 };
           waiting.set(person.key, entry);
-        }
+        } else duplicates += 1;
         entry.merger.add(person);
         entry.seen += 1;
         if (entry.seen === total) {
           waiting.delete(person.key);
-          people += 1;
-          yield { kind: 'person', person: entry.merger.result() };
+          yield emit(entry.merger.result());
         }
       }
     }
     // Only if two keys shared a fingerprint in the counter (see count-keys.ts): their counts were summed.
-    for (const entry of waiting.values()) {
-      people += 1;
-      yield { kind: 'person', person: entry.merger.result() };
-    }
-    return { valid, people, duplicates: valid - people };
+    for (const entry of waiting.values()) yield emit(entry.merger.result());
+    // Counted row by row, not derived, so `people = valid − duplicates` is a check that can fail.
+    live.duplicates = duplicates;
+    return { valid, people, duplicates };
   } finally {
     await writer?.close().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });

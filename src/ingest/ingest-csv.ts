@@ -35,7 +35,7 @@ export interface IngestCounts {
   valid: number;
   /** Rows set aside with a reason. */
   quarantined: number;
-  /** Valid rows merged into another row of the same person: valid − people. Set when iteration ends. */
+  /** Valid rows merged into an earlier row of the same person (counted, not derived). Final when iteration ends. */
   duplicates: number;
   /** People yielded. */
   people: number;
@@ -82,20 +82,11 @@ export class IngestRun implements AsyncIterable<IngestEvent> {
     return this.plan;
   }
 
-  [Symbol.asyncIterator](): AsyncGenerator<IngestEvent, void, undefined> {
+  [Symbol.asyncIterator](): AsyncIterator<IngestEvent> {
     if (this.started) throw new TypeError('An IngestRun can be iterated only once; call ingestCsv() again.');
     this.started = true;
-    return this.run();
-  }
-
-  private async *run(): AsyncGenerator<IngestEvent, void, undefined> {
-    const counts = this.live;
-    const deduped = dedupePeople(this.normalized(), this.options.tmpDir === undefined ? {} : { tmpDir: this.options.tmpDir });
-    for await (const event of deduped) {
-      if (event.kind === 'person') counts.people += 1;
-      yield event;
-    }
-    counts.duplicates = counts.valid - counts.people;
+    // dedupe keeps `people` and `duplicates` of the live counts itself: no wrapper generator per row.
+    return dedupePeople(this.normalized(), { live: this.live, ...(this.options.tmpDir !== undefined && { tmpDir: this.options.tmpDir }) });
   }
 
   private async *normalized(): AsyncGenerator<IngestEvent, void, undefined> {

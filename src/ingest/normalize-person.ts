@@ -14,6 +14,7 @@
  */
 import { z } from 'zod';
 import type { Config } from '../config';
+import { displayValue } from '../lib/logger';
 import { hashEmail } from './hash-email';
 import { deriveCompanyDomain } from './normalize-domain';
 import { normalizeEmail } from './normalize-email';
@@ -67,10 +68,6 @@ const EMAIL_KIND: Record<EmailField, PersonEmail['kind']> = {
 const NO_WARNINGS: readonly RowWarning[] = Object.freeze([]);
 const INVALID_EMAIL = 'not a valid email address; dropped';
 
-/** Shows a (non-identity) value in a reason: quoted, and cut to a readable length. */
-function show(value: string): string {
-  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-}
 
 function quarantine(error: z.ZodError, row: ResolvedRow, line: number): QuarantinedRow {
   const scoreIssue = error.issues.find((issue) => issue.path[0] === 'intent.score');
@@ -83,7 +80,7 @@ function quarantine(error: z.ZodError, row: ResolvedRow, line: number): Quaranti
       reason:
         raw === undefined
           ? 'intent.score is empty; it must be a whole number from 1 to 100'
-          : `intent.score ${show(raw)} is not a whole number from 1 to 100`,
+          : `intent.score ${displayValue(raw)} is not a whole number from 1 to 100`,
     };
   }
   const hash = row.hashedEmail ?? '';

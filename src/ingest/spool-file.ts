@@ -21,7 +21,12 @@ async function writeAll(handle: FileHandle, buffer: Buffer, length: number): Pro
   }
 }
 
-/** Appends lines to a new file (created with mode 0600; fails if it exists). */
+/**
+ * Appends lines to a new file (created with mode 0600; fails if it exists), opened for reading too, so
+ * the caller can unlink the path at once and still read the lines back through `readBack()`: a spool
+ * holds plaintext emails and names, and a file with no name cannot outlive the process, even one
+ * killed with SIGKILL.
+ */
 export class SpoolWriter {
   private readonly buffers: [Buffer, Buffer];
   private current = 0;
@@ -37,7 +42,12 @@ export class SpoolWriter {
   }
 
   static async create(file: string, bufferSize = DEFAULT_BUFFER): Promise<SpoolWriter> {
-    return new SpoolWriter(await open(file, 'wx', 0o600), bufferSize);
+    return new SpoolWriter(await open(file, 'wx+', 0o600), bufferSize);
+  }
+
+  /** The lines written so far, from the start of the file (call after `end()`). */
+  readBack(bufferSize?: number): AsyncGenerator<string, void, undefined> {
+    return readSpoolLines(this.handle, bufferSize);
   }
 
   /**
@@ -107,26 +117,29 @@ export class SpoolWriter {
 type ReadResult = { ok: true; bytesRead: number } | { ok: false; error: unknown };
 
 /** A read that never rejects, so it can run unwatched while the generator is paused. */
-function readInto(handle: FileHandle, buffer: Buffer, offset: number): Promise<ReadResult> {
-  return handle.read(buffer, offset, buffer.length - offset, null).then(
+function readInto(handle: FileHandle, buffer: Buffer, offset: number, position: number): Promise<ReadResult> {
+  return handle.read(buffer, offset, buffer.length - offset, position).then(
     ({ bytesRead }) => ({ ok: true, bytesRead }),
     (error: unknown) => ({ ok: false, error }),
   );
 }
 
-export async function* readSpoolLines(file: string, bufferSize = DEFAULT_BUFFER / 4): AsyncGenerator<string, void, undefined> {
-  const handle = await open(file, 'r');
+/** Reads from the start of the file; a handle passed in stays open (its owner closes it). */
+export async function* readSpoolLines(source: string | FileHandle, bufferSize = DEFAULT_BUFFER / 4): AsyncGenerator<string, void, undefined> {
+  const handle = typeof source === 'string' ? await open(source, 'r') : source;
   let reading: Promise<ReadResult> | undefined;
   try {
     let buffer = Buffer.allocUnsafe(bufferSize);
     let filled = 0;
-    reading = readInto(handle, buffer, 0);
+    let position = 0;
+    reading = readInto(handle, buffer, 0, position);
     for (;;) {
       const result = await reading;
       reading = undefined;
       if (!result.ok) throw result.error instanceof Error ? result.error : new Error(`spool read failed: ${String(result.error)}`);
       if (result.bytesRead === 0) break;
       filled += result.bytesRead;
+      position += result.bytesRead;
       const last = buffer.lastIndexOf(NEWLINE, filled - 1);
       let lines: string | undefined;
       if (last !== -1) {
@@ -139,14 +152,14 @@ export async function* readSpoolLines(file: string, bufferSize = DEFAULT_BUFFER 
         buffer.copy(bigger, 0, 0, filled);
         buffer = bigger;
       }
-      reading = readInto(handle, buffer, filled);
+      reading = readInto(handle, buffer, filled, position);
       if (lines !== undefined) yield lines;
     }
     if (filled > 0) yield `${buffer.toString('utf8', 0, filled)}\n`;
   } finally {
     // A read may still be running when the consumer stops early.
     await reading;
-    await handle.close();
+    if (typeof source === 'string') await handle.close();
   }
 }
 

@@ -20,6 +20,7 @@ import type { z } from 'zod';
 import type { Config } from '../config';
 import { FixLeadpipeCredentialsError, SyncError, isSyncError } from '../lib/errors';
 import { getLimiter } from '../lib/limiter';
+import { isLoopbackHost } from '../lib/is-loopback';
 import type { Logger } from '../lib/logger';
 import { silentLogger } from '../lib/logger';
 import type { RetryEvent, RetrySettings } from '../lib/retry';
@@ -136,10 +137,11 @@ export interface DownloadPolicy {
  * parsed. Only `https:` on an allowed host; `http:`/`https:` loopback only when explicitly enabled (the
  * sandbox). Throws DOWNLOAD_HOST_NOT_ALLOWED naming the host otherwise.
  */
-export function checkDownloadUrl(raw: string | URL, policy: DownloadPolicy): URL {
+export function checkDownloadUrl(raw: string | URL, policy: DownloadPolicy, base?: string | URL): URL {
   let url: URL;
   try {
-    url = new URL(raw);
+    // `base` resolves a relative redirect `Location`; a malformed one is a BAD_RESPONSE, not a TypeError.
+    url = new URL(raw, base);
   } catch (err) {
     throw new SyncError('BAD_RESPONSE', 'Leadpipe returned a download URL that is not a valid URL.', { cause: err });
   }
@@ -178,10 +180,6 @@ function hostMatches(host: string, pattern: string): boolean {
     return host.endsWith(suffix) && host.length > suffix.length;
   }
   return host === p;
-}
-
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 interface ApiCall {
@@ -374,7 +372,7 @@ export function createLeadpipeClient(options: LeadpipeClientOptions): LeadpipeCl
         if (hop >= MAX_REDIRECTS) {
           throw failed(new SyncError('BAD_RESPONSE', `Too many redirects downloading from ${url.hostname}.`), 'GET', label, attempt);
         }
-        url = checkDownloadUrl(new URL(location, url), downloadPolicy);
+        url = checkDownloadUrl(location, downloadPolicy, url);
         continue;
       }
       if (response.status === 200 && offset > 0) {
@@ -540,7 +538,14 @@ export function createLeadpipeClient(options: LeadpipeClientOptions): LeadpipeCl
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location !== null) {
         await discard(opened);
-        return openStorage(new URL(location, apiUrl(call)), 0, attempt);
+        return openStorage(checkDownloadUrl(location, downloadPolicy, apiUrl(call)), 0, attempt);
+      }
+      if (res.status === 202) {
+        // A queued or running run (the results endpoint answers 202 the same way): not an error of ours.
+        await discard(opened);
+        throw new SyncError('RUN_NOT_READY', `Run ${runId} of audience ${audienceId} is still being materialized; its export is not ready. Wait until the run is completed and try again.`, {
+          status: 202,
+        });
       }
       if (res.status !== 200 || res.body === null) {
         const text = await res.text().catch(() => undefined);
@@ -684,8 +689,10 @@ export function createLeadpipeClient(options: LeadpipeClientOptions): LeadpipeCl
               { retryable: false },
             );
           }
-          refreshes++;
+          // Counted once the refresh succeeded: a 429 or 5xx from GET …/exports/{id} is retried by the
+          // policy and must not use up the budget meant for URLs the storage host refused.
           await refreshUrl(attempt);
+          refreshes++;
           needsFresh = false;
         }
         try {

@@ -25,6 +25,23 @@ export function scrubText(text: string): string {
   return text.replace(EMAIL_RE, '[email]');
 }
 
+const HASH_RE = /\b[0-9a-f]{32,}\b/gi;
+
+/**
+ * A cell value made safe to show in an error message, a quarantine reason or a report: emails and
+ * hash-like hex runs masked, cut to `max` characters, quoted. (A header row that is really a data row
+ * would otherwise put a person's email into an error message.)
+ */
+export function maskValue(value: string, max = 40): string {
+  const masked = scrubText(value).replace(HASH_RE, '[hash]');
+  return masked.length > max ? `${masked.slice(0, max)}…` : masked;
+}
+
+/** `maskValue`, quoted for a message. */
+export function displayValue(value: string, max = 40): string {
+  return JSON.stringify(maskValue(value, max));
+}
+
 function scrub(value: unknown, key: string | undefined, depth: number): unknown {
   if (key !== undefined && SECRET_KEY_RE.test(key)) return '[redacted]';
   if (typeof value === 'string') return scrubText(value);

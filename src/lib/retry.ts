@@ -40,6 +40,9 @@ export function decideRetry({ attempt, error, settings, random }: RetryDecisionI
   if (!error.retryable) return { retry: false, delayMs: 0 };
   if (attempt >= settings.maxAttempts) return { retry: false, delayMs: 0 };
   if (error.retryAfterMs !== undefined && Number.isFinite(error.retryAfterMs) && error.retryAfterMs >= 0) {
+    // A server asking for a wait longer than we are willing to sleep (an hour, a day…) is not retried
+    // in-process: the job fails with the wait in its message and is picked up again later.
+    if (error.retryAfterMs > settings.maxRetryAfterMs) return { retry: false, delayMs: 0 };
     return { retry: true, delayMs: Math.ceil(error.retryAfterMs) };
   }
   return { retry: true, delayMs: backoffDelayMs(attempt, settings, random) };
@@ -105,6 +108,9 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       if (!isSyncError(err)) throw err;
       const decision = decideRetry({ attempt, error: err, settings: options.settings, random });
       if (!decision.retry) {
+        if (err.retryable && err.retryAfterMs !== undefined && err.retryAfterMs > options.settings.maxRetryAfterMs) {
+          throw waitTooLong(err, options.settings.maxRetryAfterMs);
+        }
         if (err.retryable && attempt > 1) throw exhausted(err, attempt);
         throw err;
       }
@@ -112,6 +118,15 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       await sleep(decision.delayMs);
     }
   }
+}
+
+function waitTooLong(err: SyncError, maxMs: number): SyncError {
+  const secs = (ms: number): string => `${Math.ceil(ms / 1000)} s`;
+  return new SyncError(
+    err.code,
+    `${err.message} The server asked to wait ${secs(err.retryAfterMs ?? 0)}, longer than retry.maxRetryAfterMs (${secs(maxMs)}); try again after that.`,
+    { retryable: err.retryable, retryAfterMs: err.retryAfterMs, status: err.status, requestId: err.requestId, cause: err },
+  );
 }
 
 function exhausted(err: SyncError, attempts: number): SyncError {

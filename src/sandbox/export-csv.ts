@@ -13,6 +13,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { generatePeople, LEADPIPE_RESULT_FIELDS } from './generate-people';
+import { csvCell } from '../lib/csv-cell';
 import type {
   GeneratePeopleOptions,
   GeneratedRow,
@@ -39,10 +40,7 @@ export type WriteExportOptions = GeneratePeopleOptions & ExportCsvOptions;
 /** Chunks handed to a stream are about this many characters: 300k one-line writes would be slow. */
 const CHUNK_CHARS = 64 * 1024;
 
-/** One RFC 4180 cell. */
-export function csvCell(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
+export { csvCell };
 
 function text(value: string | number | null): string {
   return value === null ? '' : String(value);

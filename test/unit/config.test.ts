@@ -77,3 +77,11 @@ describe('loadConfig', () => {
     expect(err.problems.join('\n')).toMatch(/default\.json: file not found/);
   });
 });
+
+describe('API base URLs', () => {
+  it('refuse plain http except on this machine, so API keys never travel unencrypted', () => {
+    expect(() => loadConfig({ LEADPIPE_BASE_URL: 'http://api.aws53.cloud' })).toThrow(/LEADPIPE_BASE_URL: must be https/);
+    expect(loadConfig({ LEADPIPE_BASE_URL: 'http://127.0.0.1:4010' }).leadpipe.baseUrl).toBe('http://127.0.0.1:4010');
+    expect(() => loadConfig({ LEADPIPE_BASE_URL: 'http://127.0.0.1.nip.io' })).toThrow(/must be https/);
+  });
+});

@@ -61,7 +61,7 @@ function makeClient(overrides: Partial<LeadpipeClientOptions> = {}) {
     requestsPerMinute: 6000,
     maxConcurrent: 4,
     timeoutMs: 5000,
-    retry: { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 4000 },
+    retry: { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 4000, maxRetryAfterMs: 60_000 },
     resultsPageSize: 2,
     allowedDownloadHosts: ['*.backblazeb2.com', 'api.aws53.cloud'],
     logger,
@@ -451,6 +451,28 @@ describe('exportCsv (direct export.csv)', () => {
     expect(err.code).toBe('DOWNLOAD_HOST_NOT_ALLOWED');
     expect(err.message).toContain('exports.evil.example');
     expect(sleep).not.toHaveBeenCalled();
+    scope.done();
+  });
+  it('says the run is not ready when export.csv answers 202 (queued or running), without retrying', async () => {
+    const scope = api('text/csv, application/json;q=0.9')
+      .get(`${RUN_PATH}/export.csv`)
+      .reply(202, { data: { run: { id: RUN, status: 'running' } }, meta: { timestamp: '2026-11-23T12:00:00.000Z', request_id: 'req_202' } });
+    const { client, sleep } = makeClient();
+    const err = await rejectionOf(client.exportCsv(AUD, RUN));
+    expect(err.code).toBe('RUN_NOT_READY');
+    expect(err.message).toMatch(/still being materialized/);
+    expect(sleep).not.toHaveBeenCalled();
+    scope.done();
+  });
+
+  it('treats a malformed redirect Location as a bad response, not a crash', async () => {
+    const scope = api('text/csv, application/json;q=0.9')
+      .get(`${RUN_PATH}/export.csv`)
+      .reply(302, '', { location: 'https://[not a host/run.csv' });
+    const { client } = makeClient();
+    const err = await rejectionOf(client.exportCsv(AUD, RUN));
+    expect(err).toBeInstanceOf(SyncError);
+    expect(err.code).toBe('BAD_RESPONSE');
     scope.done();
   });
 });

@@ -1,4 +1,4 @@
-import { createLogger, scrubText } from '../../../src/lib/logger';
+import { createLogger, displayValue, scrubText } from '../../../src/lib/logger';
 
 describe('logger', () => {
   const clock = () => new Date('2026-11-23T12:00:00.000Z');
@@ -41,5 +41,14 @@ describe('logger', () => {
 
   it('scrubs addresses inside text', () => {
     expect(scrubText('from a.b+c@sub.example.co.uk to x')).toBe('from [email] to x');
+  });
+});
+
+describe('displayValue', () => {
+  it('masks emails and hashes and cuts long values, for messages that quote a cell', () => {
+    expect(displayValue('jane@acme.com')).toBe('"[email]"');
+    expect(displayValue('a'.repeat(64))).toBe('"[hash]"');
+    expect(displayValue('abc')).toBe('"abc"');
+    expect(displayValue('x'.repeat(50), 10)).toBe(`"${'x'.repeat(10)}…"`);
   });
 });

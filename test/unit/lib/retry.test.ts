@@ -2,7 +2,7 @@ import { FixLeadpipeCredentialsError, FreeAudienceSlotError, SyncError } from '.
 import { backoffDelayMs, decideRetry, parseRetryAfterMs, withRetry } from '../../../src/lib/retry';
 import type { RetrySettings } from '../../../src/lib/retry';
 
-const settings: RetrySettings = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 4000 };
+const settings: RetrySettings = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 4000, maxRetryAfterMs: 300_000 };
 const always = (r: number) => () => r;
 
 const http5xx = () => new SyncError('UPSTREAM_5XX', 'Leadpipe failed with HTTP 503', { retryable: true, status: 503 });
@@ -14,6 +14,17 @@ describe('decideRetry', () => {
     expect(decideRetry({ attempt: 1, error: rateLimited(1000), settings, random: always(0) })).toEqual({ retry: true, delayMs: 1000 });
     // Even above maxDelayMs: waiting less than the server asked would just earn another 429.
     expect(decideRetry({ attempt: 3, error: rateLimited(60_000), settings, random: always(0.9) })).toEqual({ retry: true, delayMs: 60_000 });
+  });
+
+  it('does not sleep through a Retry-After longer than maxRetryAfterMs', async () => {
+    expect(decideRetry({ attempt: 1, error: rateLimited(86_400_000), settings, random: always(0) })).toEqual({ retry: false, delayMs: 0 });
+    const sleep = jest.fn(() => Promise.resolve());
+    const attempt = jest.fn(() => Promise.reject(rateLimited(86_400_000)));
+    const err = await withRetry(attempt, { settings, sleep }).catch((e: unknown) => e);
+    expect(attempt).toHaveBeenCalledTimes(1);
+    expect(sleep).not.toHaveBeenCalled();
+    expect(err).toMatchObject({ code: 'RATE_LIMITED' });
+    expect((err as Error).message).toMatch(/asked to wait 86400 s, longer than retry\.maxRetryAfterMs \(300 s\)/);
   });
 
   it('falls back to backoff on a 429 without Retry-After', () => {
@@ -34,7 +45,7 @@ describe('decideRetry', () => {
   });
 
   it('caps the backoff at maxDelayMs however many attempts have failed', () => {
-    const many: RetrySettings = { maxAttempts: 20, baseDelayMs: 500, maxDelayMs: 4000 };
+    const many: RetrySettings = { maxAttempts: 20, baseDelayMs: 500, maxDelayMs: 4000, maxRetryAfterMs: 300_000 };
     for (let attempt = 4; attempt < 20; attempt++) {
       expect(decideRetry({ attempt, error: http5xx(), settings: many, random: always(0.999999) }).delayMs).toBeLessThanOrEqual(4000);
     }
