@@ -221,6 +221,11 @@ interface ParsedErrorBody {
   requestId: string | undefined;
 }
 
+/** `meta.request_id` of a Leadpipe body (text or parsed), for messages about bodies that are not errors. */
+export function leadpipeRequestId(body: unknown): string | undefined {
+  return parseErrorBody(body).requestId;
+}
+
 function parseErrorBody(body: unknown): ParsedErrorBody {
   const value = typeof body === 'string' ? tryJson(body) : body;
   if (typeof value === 'string') return parseText(value);

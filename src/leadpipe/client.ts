@@ -25,7 +25,7 @@ import type { Logger } from '../lib/logger';
 import { silentLogger } from '../lib/logger';
 import type { RetryEvent, RetrySettings } from '../lib/retry';
 import { withRetry } from '../lib/retry';
-import { classifyLeadpipeError } from './classify-leadpipe-error';
+import { classifyLeadpipeError, leadpipeRequestId } from './classify-leadpipe-error';
 import {
   LeadpipeAudienceListResponse,
   LeadpipeAudienceResponse,
@@ -301,7 +301,7 @@ export function createLeadpipeClient(options: LeadpipeClientOptions): LeadpipeCl
         'BAD_RESPONSE',
         `Leadpipe answered ${method} ${path} (HTTP ${response.status}) with a body orbit-sync does not understand (${where}). ` +
           'The API may have changed: report this with the request id.',
-        { status: response.status, requestId: requestIdFromBody(text) ?? requestId },
+        { status: response.status, requestId: leadpipeRequestId(text) ?? requestId },
       );
       throw failed(err, method, path, attempt);
     }
@@ -794,15 +794,6 @@ function parseJsonOrUndefined(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function requestIdFromBody(text: string): string | undefined {
-  const body = parseJsonOrUndefined(text);
-  if (typeof body !== 'object' || body === null) return undefined;
-  const meta: unknown = Reflect.get(body, 'meta');
-  if (typeof meta !== 'object' || meta === null) return undefined;
-  const id: unknown = Reflect.get(meta, 'request_id');
-  return typeof id === 'string' ? id : undefined;
 }
 
 /** Host and path of a storage URL: never the query, which carries the signature. */
