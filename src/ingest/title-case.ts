@@ -5,11 +5,18 @@
  * case (`McDonald`, `van der Berg`) was written by someone who knew better and is kept.
  */
 const LETTER = /\p{L}/u;
-const WORD_BREAKS = new Set([' ', '\t', '-', "'", '’', '‘', '.', '(', '/']);
-
-function isLetter(ch: string): boolean {
+const WORD_BREAKS = [' ', '\t', '-', "'", '’', '‘', '.', '(', '/'];
+/** WORD_BREAKS by character code: a table for ASCII, a list for the two quotes above it. */
+const ASCII_BREAK = new Uint8Array(128);
+const WIDE_BREAKS: number[] = [];
+for (const ch of WORD_BREAKS) {
   const c = ch.charCodeAt(0);
-  return (c >= 97 && c <= 122) || (c > 127 && LETTER.test(ch));
+  if (c < 128) ASCII_BREAK[c] = 1;
+  else WIDE_BREAKS.push(c);
+}
+
+function isBreak(c: number): boolean {
+  return c < 128 ? ASCII_BREAK[c] === 1 : WIDE_BREAKS.includes(c);
 }
 
 export function titleCaseName(value: string): string {
@@ -34,16 +41,25 @@ export function titleCaseName(value: string): string {
     lower = value.toLowerCase();
     if (value !== lower && value !== value.toUpperCase()) return value;
   }
+  // By character code: no one-character string per position (WORD_BREAKS and isLetter, by code).
   let out = '';
   let last = 0;
   let wordStart = true;
   for (let i = 0; i < lower.length; i++) {
-    const ch = lower[i] as string;
-    if (wordStart && isLetter(ch)) {
-      out += lower.slice(last, i) + ch.toUpperCase();
-      last = i + 1;
+    const c = lower.charCodeAt(i);
+    if (wordStart) {
+      if (c >= 97 && c <= 122) {
+        out += lower.slice(last, i) + String.fromCharCode(c - 32);
+        last = i + 1;
+      } else if (c > 127) {
+        const ch = lower[i] as string;
+        if (LETTER.test(ch)) {
+          out += lower.slice(last, i) + ch.toUpperCase();
+          last = i + 1;
+        }
+      }
     }
-    wordStart = WORD_BREAKS.has(ch);
+    wordStart = isBreak(c);
   }
   return out + lower.slice(last);
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createPersonNormalizer, PersonRowSchema, type NormalizedRow } from '../../../src/ingest/normalize-person';
+import { createPersonNormalizer, fastParsePersonRow, PersonRowSchema, type NormalizedRow } from '../../../src/ingest/normalize-person';
 import { resolveHeader } from '../../../src/ingest/resolve-header';
 import { config } from './ingest-helpers';
 
@@ -141,5 +141,37 @@ describe('PersonRowSchema', () => {
   it('is the zod schema of a resolved row', () => {
     expect(PersonRowSchema.parse({ 'intent.score': '42', hashedEmail: 'A'.repeat(64) })).toEqual({ 'intent.score': 42, hashedEmail: 'a'.repeat(64) });
     expect(PersonRowSchema.safeParse({ hashedEmail: 'A'.repeat(64) }).success).toBe(false);
+  });
+});
+
+describe('fastParsePersonRow', () => {
+  const HEX = '0123456789abcdefABCDEF';
+  const hexOf = (length: number, seed: number): string => Array.from({ length }, (_, i) => HEX[(seed * 7 + i * 13) % HEX.length]).join('');
+  const scores: (string | undefined)[] = [undefined, '', '0', '00', '000', '0000', '1', '01', '001', '0001', '9', '10', '99', '100', '0100', '101', '999', '1000', '85.0', '85.00', '100.0', '100.000', '101.0', '0.0', '1.', '.5', '.0', '7.5', '7.05', '7.0a', ' 5', '5 ', '5\n', '\t5', 'abc', '１２', '٣', '1e2', '0x10', '+5', '-5', '-0', '5,0', '5.0.0', 'NaN', 'Infinity', '1_0', '50%'];
+  for (let n = 0; n <= 120; n++) scores.push(String(n), `${n}.0`, `0${n}`);
+  const hashes: (string | undefined)[] = [undefined, '', hexOf(63, 1), hexOf(64, 2), hexOf(65, 3), 'a'.repeat(64), 'A'.repeat(64), 'F'.repeat(64), 'f'.repeat(63) + 'g', 'G'.repeat(64), 'z'.repeat(64), `${'a'.repeat(63)} `, ` ${'a'.repeat(63)}`, `${'a'.repeat(63)}\n`, 'ａ'.repeat(64), '0x' + 'a'.repeat(62), '-'.repeat(64)];
+  for (let seed = 0; seed < 20; seed++) hashes.push(hexOf(64, seed), hexOf(64, seed).toUpperCase(), hexOf(62 + (seed % 5), seed));
+
+  it('accepts exactly the rows PersonRowSchema accepts, with equal values', () => {
+    let cases = 0;
+    let accepted = 0;
+    const mismatches: unknown[] = [];
+    for (const score of scores) {
+      for (const hashedEmail of hashes) {
+        const input: Record<string, string> = {};
+        if (score !== undefined) input['intent.score'] = score;
+        if (hashedEmail !== undefined) input.hashedEmail = hashedEmail;
+        const schema = PersonRowSchema.safeParse(input);
+        const fast = fastParsePersonRow(score, hashedEmail);
+        cases += 1;
+        if (schema.success) accepted += 1;
+        const same = schema.success ? fast !== undefined && fast['intent.score'] === schema.data['intent.score'] && fast.hashedEmail === schema.data.hashedEmail && Object.keys(fast).length === Object.keys(schema.data).length : fast === undefined;
+        if (!same) mismatches.push({ score, hashedEmail, schema: schema.success ? schema.data : 'rejected', fast: fast ?? 'rejected' });
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect(cases).toBeGreaterThan(20_000);
+    expect(accepted).toBeGreaterThan(1_000); // both verdicts are well represented
+    expect(cases - accepted).toBeGreaterThan(1_000);
   });
 });

@@ -26,3 +26,33 @@ describe('titleCaseName', () => {
     expect(titleCaseName('')).toBe('');
   });
 });
+
+describe('titleCaseName word starts', () => {
+  // The rule by one-character strings, as first written: the by-code loop must give the same result.
+  const reference = (lower: string): string => {
+    const breaks = new Set([' ', '\t', '-', "'", '’', '‘', '.', '(', '/']);
+    let out = '';
+    let wordStart = true;
+    for (const ch of lower.split('')) {
+      out += wordStart && /\p{L}/u.test(ch) ? ch.toUpperCase() : ch;
+      wordStart = breaks.has(ch);
+    }
+    return out;
+  };
+  const pieces = ['a', 'z', 'é', 'ß', 'ǆ', 'ı', 'ω', '李', '1', ' ', '\t', '-', "'", '’', '‘', '.', '(', '/', ',', '_', '😀', '\uD800', 'ﬁ'];
+
+  it('upper-cases the first letter after each break, for every pair and triple of characters', () => {
+    const mismatches: string[] = [];
+    for (const a of pieces) {
+      for (const b of pieces) {
+        for (const c of pieces) {
+          const value = a + b + c;
+          const lower = value.toLowerCase();
+          if (value !== lower) continue; // only all-lower values are rewritten by this loop
+          if (titleCaseName(value) !== reference(lower)) mismatches.push(value);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+});
