@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Config } from '../config';
 import { FixLeadpipeCredentialsError, SyncError, isSyncError } from '../lib/errors';
-import { getLimiter } from '../lib/limiter';
+import { getLimiter, holdLimiter, limiterHoldMs } from '../lib/limiter';
 import { isLoopbackHost } from '../lib/is-loopback';
 import type { Logger } from '../lib/logger';
 import { silentLogger } from '../lib/logger';
@@ -234,10 +234,13 @@ export function createLeadpipeClient(options: LeadpipeClientOptions): LeadpipeCl
     (method: string, path: string) =>
     ({ attempt, error, delayMs }: RetryEvent): void => {
       logger.info('leadpipe request will be retried', { method, path, attempt, code: error.code, delayMs });
+      // The key is rate limited, not just this request: hold every request of the key as long.
+      if (error.code === 'RATE_LIMITED') holdLimiter('leadpipe', apiKey, now() + delayMs);
     };
+  const holdMs = (): number => limiterHoldMs('leadpipe', apiKey, now());
 
   const retrying = <T>(method: string, path: string, fn: (attempt: number) => Promise<T>, settings?: RetrySettings): Promise<T> =>
-    withRetry(fn, { ...retryOptions, ...(settings && { settings }), onRetry: onRetry(method, path) });
+    withRetry(fn, { ...retryOptions, ...(settings && { settings }), onRetry: onRetry(method, path), holdMs });
 
   /** Logs a failed attempt and returns the error, so call sites read `throw failed(…)`. */
   const failed = (err: SyncError, method: string, path: string, attempt: number): SyncError => {

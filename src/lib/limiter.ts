@@ -27,6 +27,12 @@ interface Entry {
   fingerprint: string;
 }
 
+/**
+ * Holds per (scope, credential), in epoch ms: a 429's `Retry-After` is about the key, not only the
+ * request that received it, so every request of that key waits it out (lib/retry.ts does the waiting).
+ */
+const holds = new Map<string, number>();
+
 const registry = new Map<string, Entry>();
 
 /** sha256 of the credential, hex. Used as the registry key so the credential is never kept. */
@@ -69,6 +75,24 @@ export function getLimiter(scope: string, id: string, settings: LimiterSettings)
   return limiter;
 }
 
+/** Holds every request of (scope, id) until `untilMs` (a later hold extends it, an earlier one is ignored). */
+export function holdLimiter(scope: string, id: string, untilMs: number): void {
+  const key = `${scope}:${hashLimiterId(id)}`;
+  holds.set(key, Math.max(holds.get(key) ?? 0, untilMs));
+}
+
+/** Milliseconds until requests of (scope, id) may go again; 0 when there is no hold. */
+export function limiterHoldMs(scope: string, id: string, nowMs: number): number {
+  const key = `${scope}:${hashLimiterId(id)}`;
+  const until = holds.get(key);
+  if (until === undefined) return 0;
+  if (until <= nowMs) {
+    holds.delete(key);
+    return 0;
+  }
+  return until - nowMs;
+}
+
 /** Registry keys currently held (`scope:sha256`), for diagnostics and tests. Never contains a credential. */
 export function limiterKeys(): string[] {
   return [...registry.keys()];
@@ -78,5 +102,6 @@ export function limiterKeys(): string[] {
 export async function resetLimiters(): Promise<void> {
   const entries = [...registry.values()];
   registry.clear();
+  holds.clear();
   for (const entry of entries) await entry.limiter.stop({ dropWaitingJobs: true });
 }

@@ -88,6 +88,11 @@ export interface WithRetryOptions {
   random?: () => number;
   /** Called before each wait, e.g. to log or count 429s. */
   onRetry?: (event: RetryEvent) => void;
+  /**
+   * How long the credential is held by a 429 received elsewhere (lib/limiter.ts `limiterHoldMs`):
+   * waited out before every attempt, less what this call has just slept anyway.
+   */
+  holdMs?: () => number;
 }
 
 export const defaultSleep = (ms: number): Promise<void> => sleepTimer(ms);
@@ -101,7 +106,10 @@ export const defaultSleep = (ms: number): Promise<void> => sleepTimer(ms);
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: WithRetryOptions): Promise<T> {
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
+  let justSlept = 0;
   for (let attempt = 1; ; attempt++) {
+    const held = (options.holdMs?.() ?? 0) - justSlept;
+    if (held > 0) await sleep(held);
     try {
       return await fn(attempt);
     } catch (err) {
@@ -116,6 +124,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       }
       options.onRetry?.({ attempt, error: err, delayMs: decision.delayMs });
       await sleep(decision.delayMs);
+      justSlept = decision.delayMs;
     }
   }
 }

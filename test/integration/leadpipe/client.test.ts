@@ -108,9 +108,11 @@ beforeAll(() => {
   nock.disableNetConnect();
 });
 
-afterEach(() => {
+afterEach(async () => {
   const pending = nock.pendingMocks();
   nock.cleanAll();
+  // Limiters and 429 holds are per key and process-wide; the sleeps here are fake, so a hold would outlive its test.
+  await resetLimiters();
   expect(pending).toEqual([]);
 });
 
@@ -240,6 +242,42 @@ describe('retry policy', () => {
     expect(audience.id).toBe(AUD);
     expect(sleep).toHaveBeenCalledTimes(1);
     expect(sleep).toHaveBeenCalledWith(1000);
+    scope.done();
+  });
+
+  it('holds the other requests of the same key while a 429 Retry-After runs', async () => {
+    const scope = api()
+      .get(`/v1/intent/audiences/${AUD}`)
+      .reply(429, errorRateLimited, { 'Retry-After': '2' })
+      .get(`/v1/intent/audiences/${AUD}`)
+      .reply(200, audienceFixture)
+      .get(`/v1/intent/audiences/${AUD}/runs`)
+      .query({ limit: '25' })
+      .reply(200, runsList);
+    let clock = NOW;
+    const slept: number[] = [];
+    let release!: () => void;
+    const firstWait = new Promise<void>((resolve) => (release = resolve));
+    // The first wait (the 429'd request's own) blocks until released, so the second request starts during it.
+    const sleep = jest.fn(async (ms: number) => {
+      slept.push(ms);
+      if (slept.length === 1) await firstWait;
+      clock += ms;
+    });
+    // Bounded waits for the sleeps to be asked for: a regression fails here instead of hanging.
+    const settle = async (count: number): Promise<void> => {
+      for (let turn = 0; turn < 500 && slept.length < count; turn++) await new Promise((r) => setTimeout(r, 5));
+    };
+    const { client } = makeClient({ sleep, now: () => clock });
+    const first = client.getAudience(AUD);
+    await settle(1);
+    const second = client.listRuns(AUD, { limit: 25 });
+    await settle(2);
+    release();
+    const [audience, runs] = await Promise.allSettled([first, second]);
+    expect(slept).toEqual([2000, 2000]);
+    expect(audience).toMatchObject({ status: 'fulfilled', value: { id: AUD } });
+    expect(runs).toMatchObject({ status: 'fulfilled', value: { length: runsList.data.length } });
     scope.done();
   });
 
