@@ -1,0 +1,14 @@
+/**
+ * Every migration, in order, compiled into the app: no migration folder to find at run time (works the
+ * same from `tsx`, `dist/` and jest). Names sort lexically; append new ones, never rename.
+ */
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import { initialMigration } from './0001-initial';
+
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-initial': initialMigration,
+};
+
+export const staticMigrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
+};
