@@ -26,7 +26,12 @@ export type ErrorCode =
   | 'RUN_NOT_SERVABLE'
   | 'EXPORT_NOT_READY'
   | 'EXPORT_URL_EXPIRED'
-  | 'DOWNLOAD_HOST_NOT_ALLOWED';
+  | 'DOWNLOAD_HOST_NOT_ALLOWED'
+  // the store
+  | 'STORE_MIGRATION_FAILED'
+  | 'SYNC_RUN_TRANSITION_INVALID'
+  // a bug in orbit-sync itself (a caller broke a documented contract)
+  | 'INTERNAL';
 
 export interface SyncErrorOptions {
   retryable?: boolean;

@@ -93,7 +93,7 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new SyncError(
-      'CONFIG_INVALID',
+      'STORE_MIGRATION_FAILED',
       `The store's schema could not be brought up to date${failed ? ` (migration ${failed} failed)` : ''}: ${describe(error)}. ` +
         'Nothing of that migration was applied; check that DATABASE_URL points at an orbit-sync database.',
       { cause: error },

@@ -113,7 +113,7 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
 function assertHashedEmail(value: string): void {
   if (!SHA256_HEX.test(value)) {
     throw new SyncError(
-      'BAD_REQUEST',
+      'INTERNAL',
       `The ledger keys people by hashed email (64 lower-case hex characters), got a ${value.length}-character value; ` +
         'hash the email with sha256(lowercase(trim(email))) before it reaches the store.',
     );

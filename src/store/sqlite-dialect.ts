@@ -116,7 +116,7 @@ class NodeSqliteDriver implements Driver {
     await this.#mutex.lock();
     if (!this.#connection) {
       this.#mutex.unlock();
-      throw new SyncError('BAD_REQUEST', 'The SQLite store is closed or was never opened; open it with openStore() before querying.');
+      throw new SyncError('INTERNAL', 'The SQLite store is closed or was never opened; open it with openStore() before querying.');
     }
     return this.#connection;
   }
@@ -172,7 +172,7 @@ function toSqlValue(value: unknown, index: number, sql: string): SQLInputValue {
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string') return value;
   if (value instanceof Uint8Array) return value;
   throw new SyncError(
-    'BAD_REQUEST',
+    'INTERNAL',
     `Query parameter ${index + 1} is a ${typeof value} (${Object.prototype.toString.call(value)}), which SQLite cannot store; serialize it (JSON text, ISO date) first. Query: ${sql}`,
   );
 }
@@ -224,7 +224,7 @@ class NodeSqliteConnection implements DatabaseConnection {
   *#chunks<R>(compiledQuery: CompiledQueryType, chunkSize: number): Generator<QueryResult<R>, undefined, undefined> {
     const { stmt, params } = this.#prepare(compiledQuery);
     if (stmt.columns().length === 0) {
-      throw new SyncError('BAD_REQUEST', `Only queries that return rows can be streamed: ${compiledQuery.sql}`);
+      throw new SyncError('INTERNAL', `Only queries that return rows can be streamed: ${compiledQuery.sql}`);
     }
     const size = Math.max(1, Math.trunc(chunkSize) || 1);
     let chunk: R[] = [];

@@ -28,7 +28,7 @@ export function isTerminal(status: SyncRunStatus): boolean {
 
 /**
  * A sync run was asked to move to a state its state machine does not allow (a bug in the caller, or two
- * workers on one run). errors.ts has no store code yet, hence BAD_REQUEST.
+ * workers on one run).
  */
 export class InvalidSyncRunTransitionError extends SyncError {
   readonly syncRunId: string;
@@ -37,7 +37,7 @@ export class InvalidSyncRunTransitionError extends SyncError {
   constructor(syncRunId: string, from: SyncRunStatus, to: SyncRunStatus) {
     const allowed = SYNC_RUN_TRANSITIONS[from];
     super(
-      'BAD_REQUEST',
+      'SYNC_RUN_TRANSITION_INVALID',
       `Sync run ${syncRunId} is ${from} and cannot become ${to} ` +
         `(${allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : `${from} is final`}). Start a new sync run instead.`,
     );
@@ -221,14 +221,14 @@ export function createSyncRuns(db: Kysely<Database>, options: SyncRunsOptions = 
       return inTransaction(async (trx) => {
         const row = await mustGetRow(trx, id);
         if (isTerminal(row.status)) {
-          throw new SyncError('BAD_REQUEST', `Sync run ${id} is ${row.status}; the counts of a finished run are final.`);
+          throw new SyncError('SYNC_RUN_TRANSITION_INVALID', `Sync run ${id} is ${row.status}; the counts of a finished run are final.`);
         }
         const patch: SyncRunRowUpdate = { updated_at: now().toISOString() };
         for (const [key, column] of Object.entries(COUNT_COLUMNS) as [keyof SyncRunCounts, (typeof COUNT_COLUMNS)[keyof SyncRunCounts]][]) {
           const value = progress[key];
           if (value === undefined) continue;
           if (!Number.isSafeInteger(value) || value < 0) {
-            throw new SyncError('BAD_REQUEST', `Sync run ${id}: count ${key} must be a whole number ≥ 0, got ${value}.`);
+            throw new SyncError('INTERNAL', `Sync run ${id}: count ${key} must be a whole number ≥ 0, got ${value}.`);
           }
           patch[column] = value;
         }

@@ -88,7 +88,7 @@ describe('ledger', () => {
   it('refuses a key that is not a sha256 hex digest, so a plaintext email cannot be stored', async () => {
     const ledger = createLedger(store.db);
     await expect(ledger.upsertMany('conn-1', 'hubspot', [entry('ada@acme.test', { hashedEmail: 'ada@acme.test' })])).rejects.toMatchObject({
-      code: 'BAD_REQUEST',
+      code: 'INTERNAL',
     });
     await expect(ledger.getMany('conn-1', 'hubspot', ['ada@acme.test'])).rejects.toThrow(/hashed email/);
     // The message must not echo the value: it may be an email.

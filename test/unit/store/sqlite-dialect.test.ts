@@ -41,7 +41,7 @@ describe('NodeSqliteDialect driver', () => {
       { id: 2, flag: 0 },
     ]);
 
-    await expect(conn.executeQuery(CompiledQuery.raw('select ?', [new Date(0)]))).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(conn.executeQuery(CompiledQuery.raw('select ?', [new Date(0)]))).rejects.toMatchObject({ code: 'INTERNAL' });
     await expect(conn.executeQuery(CompiledQuery.raw('select * from missing'))).rejects.toThrow(/no such table/);
     await driver.releaseConnection(conn);
     await driver.destroy();

@@ -86,7 +86,7 @@ describe('sync runs', () => {
 
     const attempt = runs.transition(id, to);
     await expect(attempt).rejects.toBeInstanceOf(InvalidSyncRunTransitionError);
-    await expect(attempt).rejects.toMatchObject({ code: 'BAD_REQUEST', from: before?.status, to });
+    await expect(attempt).rejects.toMatchObject({ code: 'SYNC_RUN_TRANSITION_INVALID', from: before?.status, to });
     expect(await runs.get(id)).toEqual(before);
   });
 
@@ -142,7 +142,7 @@ describe('sync runs', () => {
     });
     expect(run.rows).toBe(run.quarantined + run.duplicates + run.unchanged + run.created + run.updated + run.skipped + run.failed);
 
-    await expect(runs.updateProgress(id, { rows: -1 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(runs.updateProgress(id, { rows: -1 })).rejects.toMatchObject({ code: 'INTERNAL' });
     await runs.transition(id, 'succeeded');
     await expect(runs.updateProgress(id, { rows: 21 })).rejects.toThrow(/final/);
     expect((await runs.get(id))?.rows).toBe(20);
