@@ -1,0 +1,290 @@
+/**
+ * Per-record errors of sync runs: the person (hashed email, never the email) or input line that failed,
+ * our code, the CRM's own message, whether a later sync may retry it, and how many attempts failed.
+ *
+ * Issue #3: "Failed records are retried on the next sync of that audience (bounded attempts), then left
+ * as errors". So there is one live error per `(connection, audience, hashed email)`:
+ *
+ * - recording a failure for a person who already has one under the same connection and audience updates
+ *   that row (attempts + 1, the new code/message/retryable, moved to the newest sync run) instead of
+ *   adding a second one; for a `sync --file` run (no audience) the scope is the sync run itself;
+ * - `retryable()` lists the people the next sync of that audience should try again;
+ * - `resolve()` deletes a person's error once a later write of them succeeded.
+ *
+ * `record_errors` has no connection or audience column; both come from the row's sync run (join).
+ * Consequence: `listBySyncRun(old)` no longer shows an error that failed again in a later run — it is
+ * listed under the later run, with its attempts. The run's own `failed` count keeps the history.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { SyncError } from '../lib/errors';
+import type { Database, RecordErrorRow } from './schema';
+
+/** Keys per `IN (…)` read. Well under SQLite's and PostgreSQL's bound-parameter limits. */
+export const RECORD_ERRORS_READ_CHUNK = 500;
+/** Rows per multi-row insert (9 parameters each). */
+export const RECORD_ERRORS_WRITE_CHUNK = 100;
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export interface RecordFailure {
+  /** sha256 hex of the lower-cased, trimmed email; null when the record has no usable email. */
+  hashedEmail: string | null;
+  /** 1-based line of the input file, when the record came from a row. */
+  line?: number | null;
+  code: string;
+  /** The CRM's own message, verbatim. */
+  crmMessage?: string | null;
+  /** Whether a later sync may retry the record. */
+  retryable: boolean;
+}
+
+export interface RecordError {
+  id: string;
+  /** The newest sync run in which the record failed. */
+  syncRunId: string;
+  hashedEmail: string | null;
+  line: number | null;
+  code: string;
+  crmMessage: string | null;
+  retryable: boolean;
+  /** Failed attempts so far (1 on the first failure). */
+  attempts: number;
+  /** When the record first failed. */
+  createdAt: string;
+}
+
+export interface RecordErrors {
+  /** Records one failure of `syncRunId`; returns the stored error (with its attempts). */
+  record(syncRunId: string, failure: RecordFailure): Promise<RecordError>;
+  /**
+   * Records failures of `syncRunId`, atomically. A person given twice in one call counts as one attempt
+   * (last failure wins). Throws NOT_FOUND for an unknown sync run.
+   */
+  recordMany(syncRunId: string, failures: readonly RecordFailure[]): Promise<void>;
+  /** Errors currently attributed to the sync run, by line (records without a line last). */
+  listBySyncRun(syncRunId: string): Promise<RecordError[]>;
+  /** Hashed emails whose last error under this connection and audience is retryable and has attempts < maxAttempts. */
+  retryable(connectionId: string, audienceId: string, maxAttempts: number): Promise<string[]>;
+  /**
+   * Deletes the errors of these people under this connection and audience (`null`: file syncs) after a
+   * successful write. Returns how many errors were cleared.
+   */
+  resolve(connectionId: string, audienceId: string | null, hashedEmails: Iterable<string>): Promise<number>;
+}
+
+export interface RecordErrorsOptions {
+  now?: () => Date;
+}
+
+interface Existing {
+  id: string;
+  attempts: number;
+}
+
+export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOptions = {}): RecordErrors {
+  const now = options.now ?? (() => new Date());
+
+  async function inTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return db.isTransaction ? work(db) : db.transaction().execute(work);
+  }
+
+  /** Existing error rows of these people in the scope of the sync run (its connection + audience, or itself). */
+  async function findByPeople(trx: Kysely<Database>, syncRunId: string, audience: { connectionId: string; audienceId: string | null }, emails: string[]) {
+    const found = new Map<string, Existing>();
+    const extra: string[] = [];
+    for (let i = 0; i < emails.length; i += RECORD_ERRORS_READ_CHUNK) {
+      let query = trx
+        .selectFrom('record_errors as re')
+        .innerJoin('sync_runs as sr', 'sr.id', 're.sync_run_id')
+        .select(['re.id', 're.hashed_email', 're.attempts'])
+        .where('re.hashed_email', 'in', emails.slice(i, i + RECORD_ERRORS_READ_CHUNK));
+      query =
+        audience.audienceId === null
+          ? query.where('re.sync_run_id', '=', syncRunId)
+          : query.where('sr.connection_id', '=', audience.connectionId).where('sr.audience_id', '=', audience.audienceId);
+      const rows = await query.orderBy('re.attempts', 'desc').orderBy('re.id', 'asc').execute();
+      for (const row of rows) {
+        const email = row.hashed_email as string;
+        // One live error per person; should an older writer have left two, keep the one with most attempts.
+        if (found.has(email)) extra.push(row.id);
+        else found.set(email, { id: row.id, attempts: row.attempts });
+      }
+    }
+    return { found, extra };
+  }
+
+  /** Existing email-less errors of this sync run, by line (a resumed run re-recording the same line). */
+  async function findByLines(trx: Kysely<Database>, syncRunId: string, lines: number[]): Promise<Map<number, Existing>> {
+    const found = new Map<number, Existing>();
+    for (let i = 0; i < lines.length; i += RECORD_ERRORS_READ_CHUNK) {
+      const rows = await trx
+        .selectFrom('record_errors')
+        .select(['id', 'line', 'attempts'])
+        .where('sync_run_id', '=', syncRunId)
+        .where('hashed_email', 'is', null)
+        .where('line', 'in', lines.slice(i, i + RECORD_ERRORS_READ_CHUNK))
+        .execute();
+      for (const row of rows) if (row.line !== null && !found.has(row.line)) found.set(row.line, { id: row.id, attempts: row.attempts });
+    }
+    return found;
+  }
+
+  async function recordMany(syncRunId: string, failures: readonly RecordFailure[]): Promise<string[]> {
+    failures.forEach(assertFailure);
+    return inTransaction(async (trx) => {
+      const run = await trx.selectFrom('sync_runs').select(['connection_id', 'audience_id']).where('id', '=', syncRunId).executeTakeFirst();
+      if (!run) throw new SyncError('NOT_FOUND', `Sync run ${syncRunId} does not exist; record errors only for a created sync run.`);
+
+      const byEmail = new Map<string, RecordFailure>();
+      const byLine = new Map<number, RecordFailure>();
+      const loose: RecordFailure[] = [];
+      for (const f of failures) {
+        if (f.hashedEmail !== null) byEmail.set(f.hashedEmail, f);
+        else if (f.line !== undefined && f.line !== null) byLine.set(f.line, f);
+        else loose.push(f);
+      }
+
+      const { found: existingByEmail, extra } = await findByPeople(trx, syncRunId, { connectionId: run.connection_id, audienceId: run.audience_id }, [
+        ...byEmail.keys(),
+      ]);
+      const existingByLine = await findByLines(trx, syncRunId, [...byLine.keys()]);
+      for (let i = 0; i < extra.length; i += RECORD_ERRORS_READ_CHUNK) {
+        await trx.deleteFrom('record_errors').where('id', 'in', extra.slice(i, i + RECORD_ERRORS_READ_CHUNK)).execute();
+      }
+
+      const createdAt = now().toISOString();
+      const ids: string[] = [];
+      const inserts: RecordErrorRow[] = [];
+      const upsert = async (failure: RecordFailure, existing: Existing | undefined): Promise<void> => {
+        const values = {
+          sync_run_id: syncRunId,
+          hashed_email: failure.hashedEmail,
+          line: failure.line ?? null,
+          code: failure.code,
+          crm_message: failure.crmMessage ?? null,
+          retryable: failure.retryable ? 1 : 0,
+        };
+        if (existing) {
+          await trx
+            .updateTable('record_errors')
+            .set({ ...values, attempts: existing.attempts + 1 })
+            .where('id', '=', existing.id)
+            .execute();
+          ids.push(existing.id);
+        } else {
+          const id = randomUUID();
+          inserts.push({ id, ...values, attempts: 1, created_at: createdAt });
+          ids.push(id);
+        }
+      };
+      for (const [email, f] of byEmail) await upsert(f, existingByEmail.get(email));
+      for (const [line, f] of byLine) await upsert(f, existingByLine.get(line));
+      for (const f of loose) await upsert(f, undefined);
+      for (let i = 0; i < inserts.length; i += RECORD_ERRORS_WRITE_CHUNK) {
+        await trx
+          .insertInto('record_errors')
+          .values(inserts.slice(i, i + RECORD_ERRORS_WRITE_CHUNK))
+          .execute();
+      }
+      return ids;
+    });
+  }
+
+  return {
+    async record(syncRunId, failure) {
+      const [id] = await recordMany(syncRunId, [failure]);
+      const row = await db
+        .selectFrom('record_errors')
+        .selectAll()
+        .where('id', '=', id as string)
+        .executeTakeFirstOrThrow();
+      return toRecordError(row);
+    },
+
+    async recordMany(syncRunId, failures) {
+      if (failures.length === 0) return;
+      await recordMany(syncRunId, failures);
+    },
+
+    async listBySyncRun(syncRunId) {
+      const rows = await db.selectFrom('record_errors').selectAll().where('sync_run_id', '=', syncRunId).execute();
+      // Sorted here: SQLite and PostgreSQL disagree on where NULL lines sort.
+      return rows
+        .map(toRecordError)
+        .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.hashedEmail ?? '').localeCompare(b.hashedEmail ?? '') || a.id.localeCompare(b.id));
+    },
+
+    async retryable(connectionId, audienceId, maxAttempts) {
+      if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
+        throw new SyncError('INTERNAL', `maxAttempts must be a whole number ≥ 1, got ${maxAttempts}.`);
+      }
+      const rows = await db
+        .selectFrom('record_errors as re')
+        .innerJoin('sync_runs as sr', 'sr.id', 're.sync_run_id')
+        .select('re.hashed_email')
+        .distinct()
+        .where('sr.connection_id', '=', connectionId)
+        .where('sr.audience_id', '=', audienceId)
+        .where('re.hashed_email', 'is not', null)
+        .where('re.retryable', '=', 1)
+        .where('re.attempts', '<', maxAttempts)
+        .orderBy('re.hashed_email')
+        .execute();
+      return rows.map((r) => r.hashed_email as string);
+    },
+
+    async resolve(connectionId, audienceId, hashedEmails) {
+      const keys = [...new Set(hashedEmails)];
+      keys.forEach(assertHashedEmail);
+      if (keys.length === 0) return 0;
+      return inTransaction(async (trx) => {
+        let cleared = 0;
+        for (let i = 0; i < keys.length; i += RECORD_ERRORS_READ_CHUNK) {
+          const result = await trx
+            .deleteFrom('record_errors')
+            .where('hashed_email', 'in', keys.slice(i, i + RECORD_ERRORS_READ_CHUNK))
+            .where('sync_run_id', 'in', (eb) => {
+              const runs = eb.selectFrom('sync_runs').select('id').where('connection_id', '=', connectionId);
+              return audienceId === null ? runs.where('audience_id', 'is', null) : runs.where('audience_id', '=', audienceId);
+            })
+            .executeTakeFirst();
+          cleared += Number(result.numDeletedRows);
+        }
+        return cleared;
+      });
+    },
+  };
+}
+
+function assertFailure(failure: RecordFailure): void {
+  if (failure.hashedEmail !== null) assertHashedEmail(failure.hashedEmail);
+  if (failure.line !== undefined && failure.line !== null && (!Number.isSafeInteger(failure.line) || failure.line < 1)) {
+    throw new SyncError('INTERNAL', `A record error's line is 1-based, got ${failure.line}.`);
+  }
+  if (typeof failure.code !== 'string' || failure.code.trim() === '') throw new SyncError('INTERNAL', 'A record error needs a code.');
+}
+
+function assertHashedEmail(value: string): void {
+  if (!SHA256_HEX.test(value)) {
+    throw new SyncError(
+      'INTERNAL',
+      `Record errors key people by hashed email (64 lower-case hex characters), got a ${value.length}-character value; ` +
+        'hash the email with sha256(lowercase(trim(email))) before it reaches the store.',
+    );
+  }
+}
+
+function toRecordError(row: RecordErrorRow): RecordError {
+  return {
+    id: row.id,
+    syncRunId: row.sync_run_id,
+    hashedEmail: row.hashed_email,
+    line: row.line,
+    code: row.code,
+    crmMessage: row.crm_message,
+    retryable: row.retryable === 1,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+  };
+}
