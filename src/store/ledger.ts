@@ -7,15 +7,14 @@
  * plaintext email can never be stored here by mistake.
  */
 import type { Kysely } from 'kysely';
-import { SyncError } from '../lib/errors';
 import type { Database, Destination, LedgerRow, NewLedgerRow } from './schema';
+import { assertHashedEmail } from './hashed-email';
 
 /** Keys per `IN (…)` read. Well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const LEDGER_READ_CHUNK = 500;
 /** Rows per multi-row upsert (11 parameters each). */
 export const LEDGER_WRITE_CHUNK = 200;
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export interface LedgerEntry {
   hashedEmail: string;
@@ -50,7 +49,7 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
   return {
     async getMany(connectionId, destination, hashedEmails) {
       const keys = [...new Set(hashedEmails)];
-      keys.forEach(assertHashedEmail);
+      keys.forEach((key) => assertHashedEmail(key, 'The ledger'));
       const found = new Map<string, LedgerEntry>();
       for (let i = 0; i < keys.length; i += LEDGER_READ_CHUNK) {
         const rows = await db
@@ -67,7 +66,7 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
 
     async upsertMany(connectionId, destination, entries) {
       if (entries.length === 0) return;
-      entries.forEach((e) => assertHashedEmail(e.hashedEmail));
+      entries.forEach((e) => assertHashedEmail(e.hashedEmail, 'The ledger'));
       const updatedAt = now().toISOString();
       // Last entry wins for a person given twice, as a SQL upsert cannot touch one row twice per statement.
       const byKey = new Map(entries.map((e) => [e.hashedEmail, e]));
@@ -110,15 +109,6 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
   };
 }
 
-function assertHashedEmail(value: string): void {
-  if (!SHA256_HEX.test(value)) {
-    throw new SyncError(
-      'INTERNAL',
-      `The ledger keys people by hashed email (64 lower-case hex characters), got a ${value.length}-character value; ` +
-        'hash the email with sha256(lowercase(trim(email))) before it reaches the store.',
-    );
-  }
-}
 
 function toEntry(row: LedgerRow): LedgerEntry {
   return {

@@ -19,13 +19,13 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { SyncError } from '../lib/errors';
 import type { Database, RecordErrorRow } from './schema';
+import { assertHashedEmail } from './hashed-email';
 
 /** Keys per `IN (…)` read. Well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const RECORD_ERRORS_READ_CHUNK = 500;
 /** Rows per multi-row insert (9 parameters each). */
 export const RECORD_ERRORS_WRITE_CHUNK = 100;
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export interface RecordFailure {
   /** sha256 hex of the lower-cased, trimmed email; null when the record has no usable email. */
@@ -236,7 +236,7 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
 
     async resolve(connectionId, audienceId, hashedEmails) {
       const keys = [...new Set(hashedEmails)];
-      keys.forEach(assertHashedEmail);
+      keys.forEach((key) => assertHashedEmail(key, 'Record errors'));
       if (keys.length === 0) return 0;
       return inTransaction(async (trx) => {
         let cleared = 0;
@@ -258,22 +258,13 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
 }
 
 function assertFailure(failure: RecordFailure): void {
-  if (failure.hashedEmail !== null) assertHashedEmail(failure.hashedEmail);
+  if (failure.hashedEmail !== null) assertHashedEmail(failure.hashedEmail, 'Record errors');
   if (failure.line !== undefined && failure.line !== null && (!Number.isSafeInteger(failure.line) || failure.line < 1)) {
     throw new SyncError('INTERNAL', `A record error's line is 1-based, got ${failure.line}.`);
   }
   if (typeof failure.code !== 'string' || failure.code.trim() === '') throw new SyncError('INTERNAL', 'A record error needs a code.');
 }
 
-function assertHashedEmail(value: string): void {
-  if (!SHA256_HEX.test(value)) {
-    throw new SyncError(
-      'INTERNAL',
-      `Record errors key people by hashed email (64 lower-case hex characters), got a ${value.length}-character value; ` +
-        'hash the email with sha256(lowercase(trim(email))) before it reaches the store.',
-    );
-  }
-}
 
 function toRecordError(row: RecordErrorRow): RecordError {
   return {

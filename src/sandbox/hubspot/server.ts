@@ -49,6 +49,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { describeZodError, readBodyText } from '../http-body';
 
 // --- public types ---------------------------------------------------------------------------------
 
@@ -383,9 +384,6 @@ const BatchUpsertBody = z.object({
   ),
 });
 
-function describeZodError(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
 
 // --- errors -----------------------------------------------------------------------------------------
 
@@ -723,15 +721,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   }
 
   async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const part of req) {
-      const buf = Buffer.isBuffer(part) ? part : Buffer.from(String(part));
-      size += buf.length;
-      if (size > MAX_BODY_BYTES) throw new HubspotError(413, 'VALIDATION_ERROR', `Request body exceeds ${MAX_BODY_BYTES} bytes`);
-      parts.push(buf);
-    }
-    const text = Buffer.concat(parts).toString('utf8').trim();
+    const text = (await readBodyText(req, MAX_BODY_BYTES, () => new HubspotError(413, 'VALIDATION_ERROR', `Request body exceeds ${MAX_BODY_BYTES} bytes`))).trim();
     if (text === '') throw validationError('Invalid input JSON: the request body is empty');
     try {
       return JSON.parse(text) as unknown;

@@ -32,6 +32,7 @@ import type { ExportCsvOptions } from '../export-csv';
 import { DEFAULT_TOPICS, generatePeople, LEADPIPE_RESULT_FIELDS } from '../generate-people';
 import type { GeneratedRow, LeadpipeResultField, LeadpipeTopic } from '../generate-people';
 import { hashSeed } from '../random';
+import { describeZodError, readBodyText } from '../http-body';
 
 // --- public types ---------------------------------------------------------------------------------
 
@@ -303,9 +304,6 @@ const CreateRunBody = z.object({
 const IdempotencyKey = z.string().min(1).max(120, 'Idempotency-Key must be at most 120 characters').optional();
 const SignedUrlQuery = z.object({ expires: z.string().regex(/^\d+$/), sig: z.string().regex(/^[0-9a-f]{64}$/) });
 
-function describeZodError(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
 
 // --- small helpers --------------------------------------------------------------------------------
 
@@ -703,15 +701,7 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
   }
 
   async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const part of req) {
-      const buf = Buffer.isBuffer(part) ? part : Buffer.from(String(part));
-      size += buf.length;
-      if (size > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${MAX_BODY_BYTES} bytes`);
-      parts.push(buf);
-    }
-    const text = Buffer.concat(parts).toString('utf8').trim();
+    const text = (await readBodyText(req, MAX_BODY_BYTES, () => new HttpError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${MAX_BODY_BYTES} bytes`))).trim();
     if (text === '') return {};
     try {
       return JSON.parse(text) as unknown;
