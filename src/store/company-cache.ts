@@ -8,6 +8,7 @@
 import type { Kysely } from 'kysely';
 import { SyncError } from '../lib/errors';
 import type { Database } from './schema';
+import { chunks } from '../lib/chunks';
 
 /** Domains per `IN (…)` read. Well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const COMPANY_CACHE_READ_CHUNK = 500;
@@ -43,12 +44,12 @@ export function createCompanyCache(db: Kysely<Database>, options: CompanyCacheOp
     async getMany(connectionId, domains) {
       const keys = [...new Set([...domains].map(normalizeDomain).filter((d): d is string => d !== undefined))];
       const found = new Map<string, string>();
-      for (let i = 0; i < keys.length; i += COMPANY_CACHE_READ_CHUNK) {
+      for (const part of chunks(keys, COMPANY_CACHE_READ_CHUNK)) {
         const rows = await db
           .selectFrom('company_cache')
           .select(['domain', 'crm_company_id'])
           .where('connection_id', '=', connectionId)
-          .where('domain', 'in', keys.slice(i, i + COMPANY_CACHE_READ_CHUNK))
+          .where('domain', 'in', part)
           .execute();
         for (const row of rows) found.set(row.domain, row.crm_company_id);
       }
@@ -74,10 +75,10 @@ export function createCompanyCache(db: Kysely<Database>, options: CompanyCacheOp
         updated_at: updatedAt,
       }));
       const write = async (trx: Kysely<Database>): Promise<void> => {
-        for (let i = 0; i < rows.length; i += COMPANY_CACHE_WRITE_CHUNK) {
+        for (const part of chunks(rows, COMPANY_CACHE_WRITE_CHUNK)) {
           await trx
             .insertInto('company_cache')
-            .values(rows.slice(i, i + COMPANY_CACHE_WRITE_CHUNK))
+            .values(part)
             .onConflict((oc) =>
               oc.columns(['connection_id', 'domain']).doUpdateSet((eb) => ({
                 crm_company_id: eb.ref('excluded.crm_company_id'),

@@ -9,6 +9,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, Destination, LedgerRow, NewLedgerRow } from './schema';
 import { assertHashedEmail } from './hashed-email';
+import { chunks } from '../lib/chunks';
 
 /** Keys per `IN (…)` read. Well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const LEDGER_READ_CHUNK = 500;
@@ -51,13 +52,13 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
       const keys = [...new Set(hashedEmails)];
       keys.forEach((key) => assertHashedEmail(key, 'The ledger'));
       const found = new Map<string, LedgerEntry>();
-      for (let i = 0; i < keys.length; i += LEDGER_READ_CHUNK) {
+      for (const part of chunks(keys, LEDGER_READ_CHUNK)) {
         const rows = await db
           .selectFrom('ledger')
           .selectAll()
           .where('connection_id', '=', connectionId)
           .where('destination', '=', destination)
-          .where('hashed_email', 'in', keys.slice(i, i + LEDGER_READ_CHUNK))
+          .where('hashed_email', 'in', part)
           .execute();
         for (const row of rows) found.set(row.hashed_email, toEntry(row));
       }
@@ -84,10 +85,10 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
         updated_at: updatedAt,
       }));
       const write = async (trx: Kysely<Database>): Promise<void> => {
-        for (let i = 0; i < rows.length; i += LEDGER_WRITE_CHUNK) {
+        for (const part of chunks(rows, LEDGER_WRITE_CHUNK)) {
           await trx
             .insertInto('ledger')
-            .values(rows.slice(i, i + LEDGER_WRITE_CHUNK))
+            .values(part)
             .onConflict((oc) =>
               oc.columns(['connection_id', 'destination', 'hashed_email']).doUpdateSet((eb) => ({
                 crm_record_id: eb.ref('excluded.crm_record_id'),

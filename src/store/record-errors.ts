@@ -20,6 +20,7 @@ import type { Kysely } from 'kysely';
 import { SyncError } from '../lib/errors';
 import type { Database, RecordErrorRow } from './schema';
 import { assertHashedEmail } from './hashed-email';
+import { chunks } from '../lib/chunks';
 
 /** Keys per `IN (…)` read. Well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const RECORD_ERRORS_READ_CHUNK = 500;
@@ -93,12 +94,12 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
   async function findByPeople(trx: Kysely<Database>, syncRunId: string, audience: { connectionId: string; audienceId: string | null }, emails: string[]) {
     const found = new Map<string, Existing>();
     const extra: string[] = [];
-    for (let i = 0; i < emails.length; i += RECORD_ERRORS_READ_CHUNK) {
+    for (const part of chunks(emails, RECORD_ERRORS_READ_CHUNK)) {
       let query = trx
         .selectFrom('record_errors as re')
         .innerJoin('sync_runs as sr', 'sr.id', 're.sync_run_id')
         .select(['re.id', 're.hashed_email', 're.attempts'])
-        .where('re.hashed_email', 'in', emails.slice(i, i + RECORD_ERRORS_READ_CHUNK));
+        .where('re.hashed_email', 'in', part);
       query =
         audience.audienceId === null
           ? query.where('re.sync_run_id', '=', syncRunId)
@@ -117,13 +118,13 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
   /** Existing email-less errors of this sync run, by line (a resumed run re-recording the same line). */
   async function findByLines(trx: Kysely<Database>, syncRunId: string, lines: number[]): Promise<Map<number, Existing>> {
     const found = new Map<number, Existing>();
-    for (let i = 0; i < lines.length; i += RECORD_ERRORS_READ_CHUNK) {
+    for (const part of chunks(lines, RECORD_ERRORS_READ_CHUNK)) {
       const rows = await trx
         .selectFrom('record_errors')
         .select(['id', 'line', 'attempts'])
         .where('sync_run_id', '=', syncRunId)
         .where('hashed_email', 'is', null)
-        .where('line', 'in', lines.slice(i, i + RECORD_ERRORS_READ_CHUNK))
+        .where('line', 'in', part)
         .execute();
       for (const row of rows) if (row.line !== null && !found.has(row.line)) found.set(row.line, { id: row.id, attempts: row.attempts });
     }
@@ -149,8 +150,8 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
         ...byEmail.keys(),
       ]);
       const existingByLine = await findByLines(trx, syncRunId, [...byLine.keys()]);
-      for (let i = 0; i < extra.length; i += RECORD_ERRORS_READ_CHUNK) {
-        await trx.deleteFrom('record_errors').where('id', 'in', extra.slice(i, i + RECORD_ERRORS_READ_CHUNK)).execute();
+      for (const part of chunks(extra, RECORD_ERRORS_READ_CHUNK)) {
+        await trx.deleteFrom('record_errors').where('id', 'in', part).execute();
       }
 
       const createdAt = now().toISOString();
@@ -181,10 +182,10 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
       for (const [email, f] of byEmail) await upsert(f, existingByEmail.get(email));
       for (const [line, f] of byLine) await upsert(f, existingByLine.get(line));
       for (const f of loose) await upsert(f, undefined);
-      for (let i = 0; i < inserts.length; i += RECORD_ERRORS_WRITE_CHUNK) {
+      for (const part of chunks(inserts, RECORD_ERRORS_WRITE_CHUNK)) {
         await trx
           .insertInto('record_errors')
-          .values(inserts.slice(i, i + RECORD_ERRORS_WRITE_CHUNK))
+          .values(part)
           .execute();
       }
       return ids;
@@ -240,10 +241,10 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
       if (keys.length === 0) return 0;
       return inTransaction(async (trx) => {
         let cleared = 0;
-        for (let i = 0; i < keys.length; i += RECORD_ERRORS_READ_CHUNK) {
+        for (const part of chunks(keys, RECORD_ERRORS_READ_CHUNK)) {
           const result = await trx
             .deleteFrom('record_errors')
-            .where('hashed_email', 'in', keys.slice(i, i + RECORD_ERRORS_READ_CHUNK))
+            .where('hashed_email', 'in', part)
             .where('sync_run_id', 'in', (eb) => {
               const runs = eb.selectFrom('sync_runs').select('id').where('connection_id', '=', connectionId);
               return audienceId === null ? runs.where('audience_id', 'is', null) : runs.where('audience_id', '=', audienceId);

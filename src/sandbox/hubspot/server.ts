@@ -49,7 +49,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { describeZodError, readBodyText } from '../http-body';
+import { describeZodError, matchRoute, readBodyText, type RouteSpec } from '../http';
 
 // --- public types ---------------------------------------------------------------------------------
 
@@ -292,16 +292,11 @@ const DEFAULT_OPTIONS: Record<string, HubspotOption[]> = {
 
 // --- routing ----------------------------------------------------------------------------------------
 
-interface Route {
-  route: HubspotSandboxRoute;
-  method: string;
-  pattern: RegExp;
-}
 
 const SEG = '([^/]+)';
 const P = '/crm/v3/properties';
 /** Order matters: `/groups` must win over `/{propertyName}`. */
-const ROUTES: readonly Route[] = [
+const ROUTES: readonly RouteSpec<HubspotSandboxRoute>[] = [
   { route: 'listPropertyGroups', method: 'GET', pattern: new RegExp(`^${P}/${SEG}/groups$`) },
   { route: 'createPropertyGroup', method: 'POST', pattern: new RegExp(`^${P}/${SEG}/groups$`) },
   { route: 'getPropertyGroup', method: 'GET', pattern: new RegExp(`^${P}/${SEG}/groups/${SEG}$`) },
@@ -312,21 +307,6 @@ const ROUTES: readonly Route[] = [
   { route: 'batchUpsertContacts', method: 'POST', pattern: /^\/crm\/v3\/objects\/contacts\/batch\/upsert$/ },
 ];
 
-function matchRoute(method: string, pathname: string): { route: HubspotSandboxRoute; params: string[] } | 'method-not-allowed' | null {
-  let pathMatched = false;
-  for (const r of ROUTES) {
-    const m = r.pattern.exec(pathname);
-    if (!m) continue;
-    pathMatched = true;
-    if (r.method !== method) continue;
-    try {
-      return { route: r.route, params: m.slice(1).map((p) => decodeURIComponent(p)) };
-    } catch {
-      return null;
-    }
-  }
-  return pathMatched ? 'method-not-allowed' : null;
-}
 
 // --- request schemas (zod at the boundary; shapes from the specs) ----------------------------------
 
@@ -941,7 +921,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
     const method = req.method ?? 'GET';
-    const match = matchRoute(method, url.pathname);
+    const match = matchRoute(ROUTES, method, url.pathname);
     if (match === null) {
       sendJson(res, 404, errorBody('OBJECT_NOT_FOUND', `No route for ${method} ${url.pathname} in the HubSpot sandbox`));
       return;

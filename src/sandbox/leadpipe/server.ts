@@ -32,7 +32,7 @@ import type { ExportCsvOptions } from '../export-csv';
 import { DEFAULT_TOPICS, generatePeople, LEADPIPE_RESULT_FIELDS } from '../generate-people';
 import type { GeneratedRow, LeadpipeResultField, LeadpipeTopic } from '../generate-people';
 import { hashSeed } from '../random';
-import { describeZodError, readBodyText } from '../http-body';
+import { describeZodError, matchRoute, readBodyText, type RouteSpec } from '../http';
 
 // --- public types ---------------------------------------------------------------------------------
 
@@ -244,20 +244,11 @@ interface RunStats {
   averages: { score: number | null };
 }
 
-interface Route {
-  route: LeadpipeSandboxRoute;
-  method: string;
-  pattern: RegExp;
-}
 
-interface RouteMatch {
-  route: LeadpipeSandboxRoute;
-  params: string[];
-}
 
 const A = '/v1/intent/audiences';
 const SEG = '([^/]+)';
-const ROUTES: readonly Route[] = [
+const ROUTES: readonly RouteSpec<LeadpipeSandboxRoute>[] = [
   { route: 'listAudiences', method: 'GET', pattern: new RegExp(`^${A}$`) },
   { route: 'getAudience', method: 'GET', pattern: new RegExp(`^${A}/${SEG}$`) },
   { route: 'listRuns', method: 'GET', pattern: new RegExp(`^${A}/${SEG}/runs$`) },
@@ -271,21 +262,6 @@ const ROUTES: readonly Route[] = [
   { route: 'downloadExport', method: 'GET', pattern: /^\/_storage\/exports\/([^/]+)\.csv$/ },
 ];
 
-function matchRoute(method: string, pathname: string): RouteMatch | 'method-not-allowed' | null {
-  let pathMatched = false;
-  for (const r of ROUTES) {
-    const m = r.pattern.exec(pathname);
-    if (!m) continue;
-    pathMatched = true;
-    if (r.method !== method) continue;
-    try {
-      return { route: r.route, params: m.slice(1).map((p) => decodeURIComponent(p)) };
-    } catch {
-      return null; // malformed percent-encoding: no such resource
-    }
-  }
-  return pathMatched ? 'method-not-allowed' : null;
-}
 
 // --- request schemas (zod at the boundary) -------------------------------------------------------
 
@@ -951,7 +927,7 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
-    const match = matchRoute(req.method ?? 'GET', url.pathname);
+    const match = matchRoute(ROUTES, req.method ?? 'GET', url.pathname);
     if (match === null) {
       sendError(res, 404, 'NOT_FOUND', `No route for ${req.method ?? 'GET'} ${url.pathname}`);
       return;
