@@ -10,6 +10,7 @@ import { describeError, FixConfigurationError, isSyncError } from './lib/errors'
 import { createLogger } from './lib/logger';
 import { runInspectCommand } from './commands/inspect';
 import { runDemoCommand } from './commands/demo';
+import { runRunsCommand, runSetupCommand, runSyncCommand } from './commands/sync';
 import { writeExportFile } from './sandbox/export-csv';
 
 function positiveInt(value: string): number {
@@ -66,6 +67,51 @@ export function buildProgram(getConfig: () => Config): Command {
         malformedShare: opts.malformed,
       });
       process.stderr.write(`wrote ${rows.toLocaleString('en-US')} rows (${(bytes / 1e6).toFixed(1)} MB) to ${file}\n`);
+    });
+
+  program
+    .command('setup')
+    .description('Create the custom properties orbit-sync writes (group "leadpipe" on contacts, companies, deals). Idempotent.')
+    .argument('<crm>', 'hubspot (salesforce lands with issue #4)')
+    .option('--json', 'print what was created as JSON')
+    .action(async (crm: string, opts: { json?: boolean }) => {
+      const config = getConfig();
+      await runSetupCommand(crm, config, {
+        stdout: process.stdout,
+        stderr: process.stderr,
+        logger: createLogger({ level: config.logLevel }),
+        ...(opts.json !== undefined && { json: opts.json }),
+      });
+    });
+
+  program
+    .command('sync')
+    .description('Sync one audience run (or an export file) into a CRM: contacts, companies, associations, deal priority. Resumes an interrupted sync of the same run.')
+    .option('--audience <id>', 'the Leadpipe audience to sync')
+    .option('--run <id>', 'the run to sync (default: the audience’s newest completed run)')
+    .option('--file <export.csv>', 'sync a run export on disk instead of reading Leadpipe')
+    .requiredOption('--to <crm>', 'the destination: hubspot')
+    .option('--dry-run', 'read the CRM and print what would change, field by field; write nothing')
+    .option('--json', 'print the sync summary as one JSON object on stdout')
+    .action(async (opts: { audience?: string; run?: string; file?: string; to: string; dryRun?: boolean; json?: boolean }) => {
+      const config = getConfig();
+      const { code } = await runSyncCommand(opts, config, {
+        stdout: process.stdout,
+        stderr: process.stderr,
+        logger: createLogger({ level: config.logLevel }),
+      });
+      process.exitCode = code;
+    });
+
+  program
+    .command('runs')
+    .description('Sync history from the store: newest first, with counts and API calls.')
+    .option('--limit <n>', 'how many runs to list', positiveInt, 20)
+    .option('--errors <syncRunId>', 'list the record errors of one sync run instead')
+    .option('--json', 'print JSON')
+    .action(async (opts: { limit: number; errors?: string; json?: boolean }) => {
+      const config = getConfig();
+      process.exitCode = await runRunsCommand(opts, config, { stdout: process.stdout, stderr: process.stderr });
     });
 
   program

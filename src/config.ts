@@ -77,6 +77,31 @@ const RetrySettings = z.object({
   maxRetryAfterMs: z.number().int().min(0),
 });
 
+const score = z.number().int('must be a whole number').min(1, 'must be 1–100').max(100, 'must be 1–100');
+
+const HubspotSettings = z.object({
+  requestsPer10s: z.object({
+    privateApp: z.number().int().min(1).max(250, 'HubSpot allows at most 250 per 10 s (with the API limit increase)'),
+    oauthApp: z.number().int().min(1).max(110, 'HubSpot allows OAuth apps 110 per 10 s per account'),
+  }),
+  searchPerSecond: z.number().int().min(1).max(5, 'HubSpot allows 5 search requests per second'),
+  maxConcurrent: z.number().int().min(1).max(32),
+  windowMarginMs: z.number().int().min(0).max(5000),
+  timeoutMs: z.number().int().min(100),
+  retry: RetrySettings,
+  batchSize: z.number().int().min(1).max(100, 'HubSpot batch endpoints take at most 100 inputs'),
+  peoplePerWrite: z.number().int().min(1).max(2000),
+  searchValuesPerFilter: z.number().int().min(1).max(100),
+  priority: z
+    .object({ minScore: score, high: score, medium: score, lowerPriority: z.boolean() })
+    .refine((p) => p.high >= p.medium, { message: 'high must be ≥ medium' }),
+});
+
+const SyncSettings = z.object({
+  maxRecordAttempts: z.number().int().min(1).max(100),
+  maxTopics: z.number().int().min(1).max(100),
+});
+
 export const FileConfigSchema = z.object({
   leadpipe: z.object({
     requestsPerMinute: z.number().int().min(1).max(200, 'must stay within Leadpipe’s published 200 req/min'),
@@ -86,6 +111,8 @@ export const FileConfigSchema = z.object({
     resultsPageSize: z.number().int().min(1).max(100),
     allowedDownloadHosts: z.array(z.string().min(1)).min(1),
   }),
+  hubspot: HubspotSettings,
+  sync: SyncSettings,
   ingest: z.object({
     maxCellBytes: z.number().int().min(64),
     maxRowBytes: z.number().int().min(1024),
@@ -99,11 +126,14 @@ export const ColumnAliasesSchema = z.record(z.string(), z.array(z.string()));
 
 export type RetrySettings = z.infer<typeof RetrySettings>;
 export type FileConfig = z.infer<typeof FileConfigSchema>;
+export type HubspotSettings = z.infer<typeof HubspotSettings>;
+export type SyncSettings = z.infer<typeof SyncSettings>;
 export type ColumnAliases = z.infer<typeof ColumnAliasesSchema>;
 
 export interface Config {
   leadpipe: FileConfig['leadpipe'] & { apiKey: string | undefined; baseUrl: string };
-  hubspot: { accessToken?: string; clientId?: string; clientSecret?: string; baseUrl: string };
+  hubspot: HubspotSettings & { accessToken?: string; clientId?: string; clientSecret?: string; baseUrl: string };
+  sync: SyncSettings;
   salesforce: {
     instanceUrl?: string;
     accessToken?: string;
@@ -174,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     leadpipe: { ...fileResult.data.leadpipe, apiKey: e.LEADPIPE_API_KEY, baseUrl: e.LEADPIPE_BASE_URL },
     hubspot: {
+      ...fileResult.data.hubspot,
       ...(e.HUBSPOT_ACCESS_TOKEN && { accessToken: e.HUBSPOT_ACCESS_TOKEN }),
       ...(e.HUBSPOT_CLIENT_ID && { clientId: e.HUBSPOT_CLIENT_ID }),
       ...(e.HUBSPOT_CLIENT_SECRET && { clientSecret: e.HUBSPOT_CLIENT_SECRET }),
@@ -187,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.SALESFORCE_CLIENT_ID && { clientId: e.SALESFORCE_CLIENT_ID }),
       ...(e.SALESFORCE_CLIENT_SECRET && { clientSecret: e.SALESFORCE_CLIENT_SECRET }),
     },
+    sync: fileResult.data.sync,
     ingest: fileResult.data.ingest,
     columns: columnsResult.data,
     databaseUrl: e.DATABASE_URL,

@@ -13,7 +13,7 @@ import { chunks } from '../lib/chunks';
 
 /** Keys per `IN (…)` read. Well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const LEDGER_READ_CHUNK = 500;
-/** Rows per multi-row upsert (11 parameters each). */
+/** Rows per multi-row upsert (12 parameters each). */
 export const LEDGER_WRITE_CHUNK = 200;
 
 
@@ -27,16 +27,20 @@ export interface LedgerEntry {
   lastScore: number | null;
   lastRunId: string | null;
   lastSyncRunId: string | null;
+  /** The person's topics in the last run (for rolling intent up to deals). */
+  lastTopics: string[];
   updatedAt: string;
 }
 
-export type LedgerUpsert = Omit<LedgerEntry, 'updatedAt'>;
+export type LedgerUpsert = Omit<LedgerEntry, 'updatedAt' | 'lastTopics'> & { lastTopics?: readonly string[] };
 
 export interface Ledger {
   /** Entries for the given people, keyed by hashed email; people never synced are absent. */
   getMany(connectionId: string, destination: Destination, hashedEmails: Iterable<string>): Promise<Map<string, LedgerEntry>>;
   /** Inserts or replaces the entries, atomically (inside the caller's transaction if `db` is one). */
   upsertMany(connectionId: string, destination: Destination, entries: readonly LedgerUpsert[]): Promise<void>;
+  /** People last synced from `runId` with a score ≥ `minScore`, in key order (the deals stage reads these). */
+  listForRun(connectionId: string, destination: Destination, runId: string, minScore: number): Promise<LedgerEntry[]>;
 }
 
 export interface LedgerOptions {
@@ -82,6 +86,7 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
         last_score: e.lastScore,
         last_run_id: e.lastRunId,
         last_sync_run_id: e.lastSyncRunId,
+        last_topics: JSON.stringify(e.lastTopics ?? []),
         updated_at: updatedAt,
       }));
       const write = async (trx: Kysely<Database>): Promise<void> => {
@@ -98,6 +103,7 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
                 last_score: eb.ref('excluded.last_score'),
                 last_run_id: eb.ref('excluded.last_run_id'),
                 last_sync_run_id: eb.ref('excluded.last_sync_run_id'),
+                last_topics: eb.ref('excluded.last_topics'),
                 updated_at: eb.ref('excluded.updated_at'),
               })),
             )
@@ -106,6 +112,19 @@ export function createLedger(db: Kysely<Database>, options: LedgerOptions = {}):
       };
       if (db.isTransaction) await write(db);
       else await db.transaction().execute(write);
+    },
+
+    async listForRun(connectionId, destination, runId, minScore) {
+      const rows = await db
+        .selectFrom('ledger')
+        .selectAll()
+        .where('connection_id', '=', connectionId)
+        .where('destination', '=', destination)
+        .where('last_run_id', '=', runId)
+        .where('last_score', '>=', minScore)
+        .orderBy('hashed_email')
+        .execute();
+      return rows.map(toEntry);
     },
   };
 }
@@ -121,6 +140,17 @@ function toEntry(row: LedgerRow): LedgerEntry {
     lastScore: row.last_score,
     lastRunId: row.last_run_id,
     lastSyncRunId: row.last_sync_run_id,
+    lastTopics: parseTopics(row.last_topics),
     updatedAt: row.updated_at,
   };
+}
+
+function parseTopics(text: string | null): string[] {
+  if (text === null) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((t): t is string => typeof t === 'string') : [];
+  } catch {
+    return [];
+  }
 }

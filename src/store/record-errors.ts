@@ -72,6 +72,12 @@ export interface RecordErrors {
    * successful write. Returns how many errors were cleared.
    */
   resolve(connectionId: string, audienceId: string | null, hashedEmails: Iterable<string>): Promise<number>;
+  /**
+   * The live errors of these people in the scope of `syncRunId` (its connection + audience, or the run
+   * itself for a file sync), by hashed email: the sync engine skips people whose attempts are used up and
+   * people already failed in this very sync run (a resumed run).
+   */
+  lookup(syncRunId: string, hashedEmails: Iterable<string>): Promise<Map<string, RecordError>>;
 }
 
 export interface RecordErrorsOptions {
@@ -233,6 +239,24 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
         .orderBy('re.hashed_email')
         .execute();
       return rows.map((r) => r.hashed_email as string);
+    },
+
+    async lookup(syncRunId, hashedEmails) {
+      const keys = [...new Set(hashedEmails)];
+      keys.forEach((key) => assertHashedEmail(key, 'Record errors'));
+      const found = new Map<string, RecordError>();
+      if (keys.length === 0) return found;
+      const run = await db.selectFrom('sync_runs').select(['connection_id', 'audience_id']).where('id', '=', syncRunId).executeTakeFirst();
+      if (!run) throw new SyncError('NOT_FOUND', `Sync run ${syncRunId} does not exist.`);
+      for (const part of chunks(keys, RECORD_ERRORS_READ_CHUNK)) {
+        let query = db.selectFrom('record_errors as re').innerJoin('sync_runs as sr', 'sr.id', 're.sync_run_id').selectAll('re').where('re.hashed_email', 'in', part);
+        query =
+          run.audience_id === null
+            ? query.where('re.sync_run_id', '=', syncRunId)
+            : query.where('sr.connection_id', '=', run.connection_id).where('sr.audience_id', '=', run.audience_id);
+        for (const row of await query.orderBy('re.attempts', 'asc').execute()) found.set(row.hashed_email as string, toRecordError(row));
+      }
+      return found;
     },
 
     async resolve(connectionId, audienceId, hashedEmails) {

@@ -103,6 +103,8 @@ export interface LedgerTable {
   /** Leadpipe run id last synced; null when it came from a file. */
   last_run_id: string | null;
   last_sync_run_id: string | null;
+  /** JSON array of the person's topics in the last run (migration 0002); null before. */
+  last_topics: string | null;
   updated_at: IsoTimestamp;
 }
 

@@ -1,19 +1,32 @@
-/** The demo a new user runs first: sandbox, real client, signed-URL download, ingest, report. */
+/**
+ * The demo a new user runs first: Leadpipe and HubSpot sandboxes, a seeded portal, setup, a sync of a
+ * generated run through the real clients, the "what changed" report, and a second sync with no writes.
+ */
 import { PassThrough } from 'node:stream';
-import { runDemoCommand } from '../../src/commands/demo';
+import { runDemoCommand, type DemoReport } from '../../src/commands/demo';
 import { loadConfig } from '../../src/config';
-import type { InspectReport } from '../../src/inspect/build-report';
 
-it('streams a generated run from the sandbox and accounts for every row', async () => {
+it('syncs a generated run into the sandbox portal, keeps what reps typed, and a re-sync writes nothing', async () => {
   const stdout = new PassThrough();
   const chunks: Buffer[] = [];
   stdout.on('data', (c: Buffer) => chunks.push(c));
-  const code = await runDemoCommand({ people: 3000, seed: 11, json: true }, loadConfig({}), { stdout, stderr: new PassThrough() });
-  const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as InspectReport & { reconciles: boolean };
+  const code = await runDemoCommand({ people: 1500, seed: 11, json: true }, loadConfig({ LOG_LEVEL: 'silent' }), { stdout, stderr: new PassThrough() });
+  const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as DemoReport & { ok: boolean };
   expect(code).toBe(0);
-  expect(report.rows).toBe(3000);
+  expect(report.ok).toBe(true);
+  const { first, second, changed } = report;
+  expect(first.status).toBe('succeeded');
+  expect(first.rows).toBe(1500);
+  expect(first.quarantined).toBeGreaterThan(0);
+  expect(first.duplicates).toBeGreaterThan(0);
   expect(report.reconciles).toBe(true);
-  expect(report.quarantined).toBeGreaterThan(0);
-  expect(report.duplicates).toBeGreaterThan(0);
-  expect(report.people).toBe(report.valid - report.duplicates);
-});
+  expect(changed.contactsCreated).toBeGreaterThan(0);
+  expect(changed.contactsEnriched).toBeGreaterThan(0);
+  expect(changed.personalEmailMatches).toBeGreaterThan(0);
+  expect(changed.companiesMatched).toBeGreaterThan(0);
+  expect(changed.companiesCreated).toBeGreaterThan(0);
+  expect(changed.dealsRaised).toBeGreaterThan(0);
+  expect(report.secondSyncWriteCalls).toBe(0);
+  expect(second.unchanged).toBe(first.created + first.updated + first.unchanged);
+  expect(report.callsPer100People).toBeLessThanOrEqual(4);
+}, 120_000);

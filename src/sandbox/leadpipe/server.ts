@@ -200,6 +200,8 @@ export interface LeadpipeSandbox {
   resetRequestCounts(): void;
   /** The next `times` requests of `route` that pass auth and the rate limit get this status instead. */
   injectResponses(route: LeadpipeSandboxRoute, injection: ResponseInjection): void;
+  /** The rows a run serves (its export, in order), regenerated from its seed: e.g. to seed a CRM sandbox with some of them. */
+  runRows(runId: string): Generator<GeneratedRow, void, undefined>;
 }
 
 // --- constants --------------------------------------------------------------------------------------
@@ -1030,6 +1032,10 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
       const record = runRecordOr(runId);
       setStatus(record, status, error);
       return { ...record.run };
+    },
+    runRows: (runId) => {
+      const record = runRecordOr(runId);
+      return runRows(record, 0, exportRowCount(record));
     },
     requestCount: (route) => requestCounts[route],
     resetRequestCounts: () => {

@@ -4,9 +4,11 @@
  */
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import { initialMigration } from './0001-initial';
+import { ledgerTopicsMigration } from './0002-ledger-topics';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initialMigration,
+  '0002-ledger-topics': ledgerTopicsMigration,
 };
 
 export const staticMigrationProvider: MigrationProvider = {

@@ -1,74 +1,19 @@
 /**
  * The HubSpot sandbox, part 1 (auth, rate limit, properties, contacts batch read/upsert), driven with plain
- * fetch. Success bodies are checked against HubSpot's own OpenAPI schemas (../shared/specs/hubspot).
+ * fetch. Success bodies are checked against HubSpot's own OpenAPI schemas (../shared/specs/hubspot) with
+ * test/helpers/openapi.ts. Part 2 lives beside it: hubspot-records, -search, -associations, -oauth, -sdk
+ * and -seed-portal.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startHubspotSandbox } from '../../../src/sandbox/hubspot/server';
 import type { HubspotSandbox } from '../../../src/sandbox/hubspot/server';
+import { componentViolations, HUBSPOT_SPECS_DIR, loadSpec, schemaViolations, type OpenApiSpec } from '../../helpers/openapi';
 
-const SPECS = path.resolve(__dirname, '../../../../shared/specs/hubspot');
-
-// --- a small OpenAPI schema checker: $ref, required, types, enums, items, additionalProperties ----------
-
-interface Schema {
-  $ref?: string;
-  type?: string;
-  required?: string[];
-  properties?: Record<string, Schema>;
-  additionalProperties?: Schema | boolean;
-  items?: Schema;
-  enum?: unknown[];
-  format?: string;
-}
-type Spec = { components: { schemas: Record<string, Schema> } };
-
-function loadSpec(file: string): Spec {
-  return JSON.parse(readFileSync(path.join(SPECS, file), 'utf8')) as Spec;
-}
-
-/** Every violation as `path: problem`; an empty list means the value matches the schema. */
-function violations(spec: Spec, schema: Schema, value: unknown, at = '$'): string[] {
-  if (schema.$ref) {
-    const name = schema.$ref.replace('#/components/schemas/', '');
-    const target = spec.components.schemas[name];
-    return target ? violations(spec, target, value, at) : [`${at}: unknown $ref ${schema.$ref}`];
-  }
-  const out: string[] = [];
-  if (schema.enum && !schema.enum.includes(value)) out.push(`${at}: ${JSON.stringify(value)} not in enum`);
-  switch (schema.type) {
-    case 'string':
-      if (typeof value !== 'string') return [`${at}: expected string, got ${JSON.stringify(value)}`];
-      if (schema.format === 'date-time' && Number.isNaN(Date.parse(value))) out.push(`${at}: not a date-time`);
-      return out;
-    case 'boolean':
-      return typeof value === 'boolean' ? out : [`${at}: expected boolean`];
-    case 'integer':
-      return Number.isInteger(value) ? out : [`${at}: expected integer`];
-    case 'number':
-      return typeof value === 'number' ? out : [`${at}: expected number`];
-    case 'array':
-      if (!Array.isArray(value)) return [`${at}: expected array`];
-      return value.flatMap((v, i) => (schema.items ? violations(spec, schema.items, v, `${at}[${i}]`) : []));
-    case 'object': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${at}: expected object`];
-      const record = value as Record<string, unknown>;
-      for (const key of schema.required ?? []) if (!(key in record)) out.push(`${at}: missing required ${key}`);
-      for (const [key, v] of Object.entries(record)) {
-        const sub = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
-        if (sub) out.push(...violations(spec, sub, v, `${at}.${key}`));
-      }
-      return out;
-    }
-    default:
-      return out;
-  }
-}
+type Spec = OpenApiSpec;
 
 function expectSchema(spec: Spec, name: string, value: unknown): void {
-  const schema = spec.components.schemas[name];
-  expect(schema).toBeDefined();
-  expect(violations(spec, schema as Schema, value)).toEqual([]);
+  expect(componentViolations(spec.file, name, value)).toEqual([]);
 }
 
 // --- helpers --------------------------------------------------------------------------------------------
@@ -102,7 +47,7 @@ describe('HubSpot sandbox (part 1)', () => {
 
   beforeAll(async () => {
     // ../shared/specs is beside every checkout: a missing folder fails here rather than skipping.
-    expect(existsSync(path.join(SPECS, 'crm-contacts-v3.json'))).toBe(true);
+    expect(existsSync(path.join(HUBSPOT_SPECS_DIR, 'crm-contacts-v3.json'))).toBe(true);
     contactsSpec = loadSpec('crm-contacts-v3.json');
     propertiesSpec = loadSpec('crm-properties-v3.json');
     sb = await startHubspotSandbox({ rateLimit: false });
@@ -317,8 +262,17 @@ describe('HubSpot sandbox (part 1)', () => {
     expect(sb.contactByEmail('raj@globex.io')).toBeDefined();
   });
 
+  it('answers GET /account-info/v3/details with the portal id and time zone', async () => {
+    const res = await call(sb, 'GET', '/account-info/v3/details');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ portalId: sb.portalId, timeZone: 'US/Eastern', accountType: 'STANDARD' });
+    expect(res.body.utcOffset).toMatch(/^-0[45]:00$/);
+    expect((await call(sb, 'GET', '/account-info/v3/details', undefined, null)).status).toBe(401);
+    expect(sb.requestCount('accountInfo')).toBe(2);
+  });
+
   it('the schema checker itself flags a missing required field and a wrong type', () => {
-    expect(violations(contactsSpec, { $ref: '#/components/schemas/SimplePublicObject' }, { id: 1, properties: {} })).toEqual(
+    expect(schemaViolations(contactsSpec, { $ref: '#/components/schemas/SimplePublicObject' }, { id: 1, properties: {} })).toEqual(
       expect.arrayContaining(['$: missing required createdAt', '$.id: expected string, got 1']),
     );
   });

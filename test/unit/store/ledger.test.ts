@@ -13,11 +13,25 @@ function entry(email: string, overrides: Partial<LedgerUpsert> = {}): LedgerUpse
     lastScore: 70,
     lastRunId: 'run-1',
     lastSyncRunId: 'sync-1',
+    lastTopics: ['Marketing ROI'],
     ...overrides,
   };
 }
 
 describe('ledger', () => {
+  it('lists the people of a run at or above a score, with their topics (the deals stage reads these)', async () => {
+    const store = await openMemoryStoreWithConnection();
+    const ledger = createLedger(store.db);
+    await ledger.upsertMany('conn-1', 'hubspot', [
+      entry('ada@acme.test', { lastScore: 91, lastRunId: 'run-2', lastTopics: ['Attribution', 'Marketing ROI'] }),
+      entry('bob@acme.test', { lastScore: 59, lastRunId: 'run-2' }),
+      entry('cara@acme.test', { lastScore: 80, lastRunId: 'run-1' }),
+    ]);
+    const listed = await ledger.listForRun('conn-1', 'hubspot', 'run-2', 60);
+    expect(listed.map((e) => [e.hashedEmail, e.lastScore, e.lastTopics])).toEqual([[hashEmail('ada@acme.test'), 91, ['Attribution', 'Marketing ROI']]]);
+    await store.close();
+  });
+
   let store: Store;
   beforeEach(async () => {
     store = await openMemoryStoreWithConnection();
@@ -123,6 +137,7 @@ describe('ledger', () => {
         'last_run_id',
         'last_score',
         'last_sync_run_id',
+        'last_topics',
         'payload_fingerprint',
         'updated_at',
       ].sort(),

@@ -1,0 +1,223 @@
+/**
+ * `orbit-sync sync`, `orbit-sync setup hubspot` and `orbit-sync runs`.
+ *
+ * sync: `--audience <id> [--run <id>]` (newest completed run when --run is omitted) or `--file <csv>`,
+ * `--to hubspot`, `--dry-run`, `--json`. On a TTY a progress line on stderr shows rows read, records
+ * written, rate and ETA; the end prints the summary (DESIGN.md "Sync summary JSON"). Exit code 0 when
+ * the sync succeeded, 1 when it is partial or failed (the summary says why).
+ */
+import { createLeadpipeClient, type LeadpipeClient } from '../leadpipe/client';
+import type { Config } from '../config';
+import { connectHubspot, type HubspotConnection } from '../destinations/hubspot/connect';
+import { HubspotDestination } from '../destinations/hubspot/hubspot-destination';
+import { setupHubspot, type SetupReport } from '../destinations/hubspot/setup';
+import { FixConfigurationError, SyncError } from '../lib/errors';
+import { isLoopbackHost } from '../lib/is-loopback';
+import type { Logger } from '../lib/logger';
+import { loadMapping } from '../mapping/load-mapping';
+import { createCompanyCache } from '../store/company-cache';
+import { createConnections } from '../store/connections';
+import { openStore, type Store } from '../store/db';
+import { createRecordErrors } from '../store/record-errors';
+import { createSyncRuns } from '../store/sync-runs';
+import { runSync, type SyncProgress, type SyncSource, type SyncSummary } from '../sync/run-sync';
+import type { Io } from './inspect';
+import { formatSummary } from './format-summary';
+
+export interface SyncCommandOptions {
+  audience?: string | undefined;
+  run?: string | undefined;
+  file?: string | undefined;
+  to: string;
+  dryRun?: boolean | undefined;
+  json?: boolean | undefined;
+}
+
+export interface HubspotTarget {
+  hubspot: HubspotConnection;
+  connectionId: string;
+  destination: HubspotDestination;
+}
+
+/** Connects to the portal, records the connection (one per portal) and builds the destination. */
+export async function openHubspotTarget(config: Config, store: Store, logger?: Logger): Promise<HubspotTarget> {
+  const mapping = loadMapping('hubspot', config.configDir);
+  const hubspot = await connectHubspot(config);
+  const connection = await createConnections(store.db).create({ crm: 'hubspot', accountId: hubspot.portalId });
+  const destination = new HubspotDestination({
+    client: hubspot.client,
+    api: hubspot.api,
+    accountId: hubspot.portalId,
+    connectionId: connection.id,
+    mapping,
+    settings: config.hubspot,
+    companyCache: createCompanyCache(store.db),
+    maxTopics: config.sync.maxTopics,
+    ...(logger && { logger }),
+  });
+  return { hubspot, connectionId: connection.id, destination };
+}
+
+export function leadpipeClientFor(config: Config, logger?: Logger): LeadpipeClient {
+  if (!config.leadpipe.apiKey) throw new FixConfigurationError(['LEADPIPE_API_KEY: required to read a run from Leadpipe (Settings > API Keys)']);
+  return createLeadpipeClient({
+    ...config.leadpipe,
+    apiKey: config.leadpipe.apiKey,
+    allowLoopbackDownloads: isLoopbackHost(new URL(config.leadpipe.baseUrl).hostname),
+    ...(logger && { logger }),
+  });
+}
+
+/** The audience run to sync: `runId`, else the newest completed run. */
+export async function audienceSource(client: LeadpipeClient, audienceId: string, runId?: string): Promise<SyncSource> {
+  const runs = await client.listRuns(audienceId, { limit: 100 });
+  const completed = runs
+    .filter((r) => r.status === 'completed')
+    .sort((a, b) => String(b.completedAt ?? b.createdAt ?? '').localeCompare(String(a.completedAt ?? a.createdAt ?? '')));
+  const run = runId === undefined ? completed[0] : runs.find((r) => r.id === runId);
+  if (!run) {
+    throw new SyncError(
+      'NOT_FOUND',
+      runId === undefined ? `Audience ${audienceId} has no completed run yet; pass --run <id> or wait for its daily run.` : `Audience ${audienceId} has no run ${runId}.`,
+    );
+  }
+  if (run.status !== 'completed') throw new SyncError('RUN_NOT_READY', `Run ${run.id} of audience ${audienceId} is ${run.status}; sync it once it has completed.`);
+  const audience = await client.getAudience(audienceId);
+  const intentAt = new Date(Date.parse(run.completedAt ?? run.dataDate ?? run.createdAt ?? '') || Date.now()).toISOString();
+  return {
+    kind: 'stream',
+    audienceId,
+    runId: run.id,
+    intentAt,
+    ...(audience.name !== undefined && audience.name !== null && { audienceName: audience.name }),
+    open: () => client.exportCsv(audienceId, run.id),
+  };
+}
+
+/** A progress line on a TTY: rows read, records written, rate and ETA. */
+export function progressPrinter(io: Io): ((p: SyncProgress) => void) & { clear(): void } {
+  const started = Date.now();
+  let lastDraw = 0;
+  let drawn = false;
+  const draw = (p: SyncProgress): void => {
+    const now = Date.now();
+    if (p.phase !== 'done' && now - lastDraw < 200) return;
+    lastDraw = now;
+    const secs = Math.max(0.001, (now - started) / 1000);
+    const rate = p.peopleDone / secs;
+    const total = p.peopleTotal;
+    const fraction = total ? Math.min(1, p.peopleDone / total) : 0;
+    const width = 24;
+    const bar = total ? `[${'#'.repeat(Math.round(fraction * width)).padEnd(width, '.')}] ${(fraction * 100).toFixed(0).padStart(3)}% ` : '';
+    const eta = total && rate > 0 ? ` · ETA ${formatDuration(((total - p.peopleDone) / rate) * 1000)}` : '';
+    const line =
+      `${bar}${p.phase} · rows ${p.rowsRead.toLocaleString('en-US')} · people ${p.peopleDone.toLocaleString('en-US')}` +
+      ` · written ${p.written.toLocaleString('en-US')} · ${rate.toFixed(1)}/s · API calls ${p.apiCalls}${eta}`;
+    io.stderr.write(`\r\x1b[K${line}`);
+    drawn = true;
+  };
+  return Object.assign(draw, {
+    clear: () => {
+      if (drawn) io.stderr.write('\r\x1b[K');
+    },
+  });
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+function checkDestination(to: string): void {
+  if (to === 'salesforce') throw new SyncError('BAD_REQUEST', 'The Salesforce destination is not built yet (issue #4); use --to hubspot.');
+  if (to !== 'hubspot') throw new SyncError('BAD_REQUEST', `--to must be hubspot or salesforce, got "${to}".`);
+}
+
+export async function runSyncCommand(options: SyncCommandOptions, config: Config, io: Io): Promise<{ code: number; summary: SyncSummary }> {
+  checkDestination(options.to);
+  if ((options.audience === undefined) === (options.file === undefined)) {
+    throw new SyncError('BAD_REQUEST', 'Name what to sync: --audience <id> [--run <id>], or --file <export.csv> (not both).');
+  }
+  if (options.run !== undefined && options.audience === undefined) throw new SyncError('BAD_REQUEST', '--run needs --audience.');
+  const store = await openStore(config.databaseUrl);
+  const progress = io.stderr.isTTY === true && !options.json ? progressPrinter(io) : undefined;
+  try {
+    const source: SyncSource =
+      options.file !== undefined
+        ? { kind: 'file', path: options.file }
+        : await audienceSource(leadpipeClientFor(config, io.logger), options.audience as string, options.run);
+    const target = await openHubspotTarget(config, store, io.logger);
+    const summary = await runSync({
+      db: store.db,
+      config,
+      mapping: loadMapping('hubspot', config.configDir),
+      destination: target.destination,
+      connectionId: target.connectionId,
+      source,
+      dryRun: options.dryRun === true,
+      ...(io.logger && { logger: io.logger }),
+      ...(progress && { onProgress: progress }),
+    });
+    progress?.clear();
+    io.stdout.write(options.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+    return { code: summary.status === 'succeeded' || summary.status === 'dry-run' ? 0 : 1, summary };
+  } finally {
+    progress?.clear();
+    await store.close();
+  }
+}
+
+export async function runSetupCommand(crm: string, config: Config, io: Io & { json?: boolean }): Promise<SetupReport> {
+  checkDestination(crm);
+  const mapping = loadMapping('hubspot', config.configDir);
+  const hubspot = await connectHubspot(config);
+  const report = await setupHubspot(hubspot.client, hubspot.api, mapping);
+  if (io.json) io.stdout.write(JSON.stringify({ portalId: hubspot.portalId, ...report }) + '\n');
+  else {
+    io.stdout.write(`HubSpot portal ${hubspot.portalId}: property group "leadpipe" ${report.groupsCreated.length > 0 ? `created on ${report.groupsCreated.join(', ')}` : 'already there'}\n`);
+    for (const p of report.created) io.stdout.write(`  created  ${p.object}.${p.property}\n`);
+    io.stdout.write(`  ${report.existing.length} propert${report.existing.length === 1 ? 'y' : 'ies'} already existed; nothing else to do.\n`);
+  }
+  return report;
+}
+
+export async function runRunsCommand(options: { json?: boolean | undefined; limit: number; errors?: string | undefined }, config: Config, io: Io): Promise<number> {
+  const store = await openStore(config.databaseUrl);
+  try {
+    if (options.errors !== undefined) {
+      const errors = await createRecordErrors(store.db).listBySyncRun(options.errors);
+      if (options.json) io.stdout.write(JSON.stringify(errors) + '\n');
+      else if (errors.length === 0) io.stdout.write(`No record errors in sync run ${options.errors}.\n`);
+      else {
+        for (const e of errors) {
+          io.stdout.write(
+            `line ${e.line ?? '-'}  ${e.code}  ${e.retryable ? `retryable (attempt ${e.attempts})` : 'not retried'}  ${e.hashedEmail ? e.hashedEmail.slice(0, 12) + '…' : ''}  ${e.crmMessage ?? ''}\n`,
+          );
+        }
+      }
+      return 0;
+    }
+    const runs = await createSyncRuns(store.db).listRecent({ limit: options.limit });
+    if (options.json) {
+      io.stdout.write(JSON.stringify(runs) + '\n');
+      return 0;
+    }
+    if (runs.length === 0) {
+      io.stdout.write('No syncs yet. Try: orbit-sync sync --file export.csv --to hubspot\n');
+      return 0;
+    }
+    io.stdout.write('started (UTC)         status     source                                   rows  created  updated  unchanged  failed  API calls  sync run\n');
+    for (const r of runs) {
+      const source = r.runId?.startsWith('file:') ? `file ${r.runId.slice(5, 17)}…` : `${r.audienceId ?? ''} / ${r.runId ?? ''}`;
+      io.stdout.write(
+        `${(r.startedAt ?? r.createdAt).slice(0, 19).replace('T', ' ')}   ${r.status.padEnd(9)}  ${source.slice(0, 38).padEnd(38)} ${String(r.rows).padStart(6)} ${String(r.created).padStart(8)} ${String(r.updated).padStart(8)} ${String(r.unchanged).padStart(10)} ${String(r.failed).padStart(7)} ${String(r.apiCalls.total).padStart(10)}  ${r.id}\n`,
+      );
+      if (r.errorMessage) io.stdout.write(`    ${r.errorMessage}\n`);
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

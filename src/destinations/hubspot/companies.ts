@@ -1,0 +1,156 @@
+/**
+ * Companies of a batch of people: found by domain, created when missing, enriched with `ifEmpty` fields.
+ *
+ * 1. The company cache (store) answers domains resolved by earlier syncs of this connection: no call.
+ * 2. The rest are searched by `domain IN (…)` (search limiter, ≤ 5/s; chunks of
+ *    `searchValuesPerFilter` values; 200 per page). Where a portal holds several companies with one
+ *    domain, the oldest wins, so every sync picks the same one.
+ * 3. Found companies get the mapping's empty fields filled (batch update by id, only when something
+ *    changes); the unique `leadpipe_company_key` is filled the same way.
+ * 4. Missing companies are upserted on `leadpipe_company_key` (reference/hubspot.md §3): a retried or
+ *    resumed create finds the company it made before instead of making a second one.
+ */
+import type { Client } from '@hubspot/api-client';
+import { FilterOperatorEnum, type PublicObjectSearchRequest } from '@hubspot/api-client/lib/codegen/crm/companies';
+import { applyPolicy } from '../../mapping/apply-policy';
+import type { Mapping } from '../../mapping/mapping-schema';
+import type { CompanyCache } from '../../store/company-cache';
+import { chunks } from '../../lib/chunks';
+import type { Logger } from '../../lib/logger';
+import type { HubspotApi } from './hubspot-api';
+import { BatchObjectsResponse, BatchUpsertResponse, parseBody, SearchResponse, type SimpleObject } from './schemas';
+import { COMPANY_KEY_PROPERTY } from './setup';
+
+export interface CompanyRequest {
+  domain: string;
+  /** The mapped company properties of the first person of the batch at that domain. */
+  properties: Record<string, string>;
+}
+
+export interface ResolvedCompany {
+  crmCompanyId: string | null;
+  action: 'matched' | 'created';
+}
+
+export interface CompanyResolverOptions {
+  client: Client;
+  api: HubspotApi;
+  mapping: Mapping;
+  cache: CompanyCache;
+  connectionId: string;
+  batchSize: number;
+  searchValuesPerFilter: number;
+  logger?: Logger;
+}
+
+/** HubSpot may hold `WWW.Acme.com`; people carry `acme.com`. */
+export function normalizeCompanyDomain(domain: string | null | undefined): string | undefined {
+  const d = (domain ?? '').trim().toLowerCase().replace(/^https?:\/\//, '').replace(/^www\./, '').replace(/\/.*$/, '');
+  return d === '' ? undefined : d;
+}
+
+function older(a: SimpleObject, b: SimpleObject): SimpleObject {
+  const ta = Date.parse(a.properties.createdate ?? '');
+  const tb = Date.parse(b.properties.createdate ?? '');
+  if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta < tb ? a : b;
+  return Number(a.id) <= Number(b.id) ? a : b;
+}
+
+export class CompanyResolver {
+  constructor(private readonly o: CompanyResolverOptions) {}
+
+  async resolve(requests: readonly CompanyRequest[], dryRun: boolean): Promise<Map<string, ResolvedCompany>> {
+    const { cache, connectionId } = this.o;
+    const byDomain = new Map<string, CompanyRequest>();
+    for (const r of requests) if (!byDomain.has(r.domain)) byDomain.set(r.domain, r);
+    const resolved = new Map<string, ResolvedCompany>();
+    const cached = await cache.getMany(connectionId, byDomain.keys());
+    for (const [domain, id] of cached) resolved.set(domain, { crmCompanyId: id, action: 'matched' });
+
+    const missing = [...byDomain.keys()].filter((d) => !resolved.has(d));
+    const found = await this.searchByDomain(missing);
+    const updates: Array<{ id: string; properties: Record<string, string> }> = [];
+    const toCreate: CompanyRequest[] = [];
+    for (const domain of missing) {
+      const request = byDomain.get(domain) as CompanyRequest;
+      const company = found.get(domain);
+      if (company) {
+        resolved.set(domain, { crmCompanyId: company.id, action: 'matched' });
+        const { properties } = applyPolicy(request.properties, company.properties, this.o.mapping.company);
+        if (Object.keys(properties).length > 0) updates.push({ id: company.id, properties });
+      } else {
+        toCreate.push(request);
+      }
+    }
+    if (!dryRun) {
+      await this.update(updates);
+      for (const [domain, company] of await this.create(toCreate)) resolved.set(domain, company);
+      const fresh = [...resolved].filter(([d, c]) => c.crmCompanyId !== null && !cached.has(d));
+      await cache.putMany(connectionId, fresh.map(([domain, c]) => ({ domain, crmCompanyId: c.crmCompanyId as string })));
+    } else {
+      for (const r of toCreate) resolved.set(r.domain, { crmCompanyId: null, action: 'created' });
+    }
+    return resolved;
+  }
+
+  private async searchByDomain(domains: readonly string[]): Promise<Map<string, SimpleObject>> {
+    const { client, api, mapping } = this.o;
+    const found = new Map<string, SimpleObject>();
+    const properties = [...new Set(['domain', 'createdate', ...mapping.company.map((e) => e.property)])];
+    const endpoint = 'POST /crm/v3/objects/companies/search';
+    for (const part of chunks(domains, this.o.searchValuesPerFilter)) {
+      // The spec requires `after`; "0" asks for the first page.
+      let after: string | undefined = '0';
+      do {
+        const request: PublicObjectSearchRequest = {
+          filterGroups: [{ filters: [{ propertyName: 'domain', operator: FilterOperatorEnum.In, values: [...part] }] }],
+          properties,
+          sorts: ['hs_object_id'],
+          limit: 200,
+          after,
+        };
+        const body = parseBody(SearchResponse, await api.call(endpoint, () => client.crm.companies.searchApi.doSearch(request), { search: true }), endpoint);
+        for (const company of body.results) {
+          const domain = normalizeCompanyDomain(company.properties.domain);
+          if (domain === undefined) continue;
+          const existing = found.get(domain);
+          found.set(domain, existing ? older(existing, company) : company);
+        }
+        after = body.paging?.next?.after;
+      } while (after !== undefined);
+    }
+    return found;
+  }
+
+  private async update(updates: ReadonlyArray<{ id: string; properties: Record<string, string> }>): Promise<void> {
+    const { client, api } = this.o;
+    const endpoint = 'POST /crm/v3/objects/companies/batch/update';
+    for (const part of chunks(updates, this.o.batchSize)) {
+      const body = parseBody(BatchObjectsResponse, await api.call(endpoint, () => client.crm.companies.batchApi.update({ inputs: [...part] })), endpoint);
+      // Filling an empty field of an existing company is a courtesy: a refusal (say, a company key another
+      // company already holds) is logged, and the people still sync.
+      for (const error of body.errors ?? []) this.o.logger?.warn('company enrichment refused by HubSpot', { category: error.category, message: error.message });
+    }
+  }
+
+  private async create(requests: readonly CompanyRequest[]): Promise<Map<string, ResolvedCompany>> {
+    const { client, api, mapping } = this.o;
+    const created = new Map<string, ResolvedCompany>();
+    const endpoint = 'POST /crm/v3/objects/companies/batch/upsert';
+    for (const part of chunks(requests, this.o.batchSize)) {
+      const inputs = part.map((r) => {
+        const key = r.properties[COMPANY_KEY_PROPERTY] ?? r.domain;
+        const { properties } = applyPolicy(r.properties, undefined, mapping.company);
+        delete properties[COMPANY_KEY_PROPERTY];
+        return { idProperty: COMPANY_KEY_PROPERTY, id: key, objectWriteTraceId: r.domain, properties };
+      });
+      const body = parseBody(BatchUpsertResponse, await api.call(endpoint, () => client.crm.companies.batchApi.upsert({ inputs })), endpoint);
+      for (const result of body.results) {
+        const domain = result.objectWriteTraceId ?? normalizeCompanyDomain(result.properties.domain) ?? result.properties[COMPANY_KEY_PROPERTY];
+        if (domain) created.set(domain, { crmCompanyId: result.id, action: (result._new ?? result.new) === false ? 'matched' : 'created' });
+      }
+      for (const error of body.errors ?? []) this.o.logger?.warn('company create refused by HubSpot', { category: error.category, message: error.message });
+    }
+    return created;
+  }
+}
