@@ -11,6 +11,7 @@ import { createLogger } from './lib/logger';
 import { runInspectCommand } from './commands/inspect';
 import { runDemoCommand } from './commands/demo';
 import { runRunsCommand, runSetupCommand, runSyncCommand } from './commands/sync';
+import { runSandboxCommand } from './commands/sandbox';
 import { writeExportFile } from './sandbox/export-csv';
 
 function positiveInt(value: string): number {
@@ -112,6 +113,19 @@ export function buildProgram(getConfig: () => Config): Command {
     .action(async (opts: { limit: number; errors?: string; json?: boolean }) => {
       const config = getConfig();
       process.exitCode = await runRunsCommand(opts, config, { stdout: process.stdout, stderr: process.stderr });
+    });
+
+  program
+    .command('sandbox')
+    .description('Start the Leadpipe and HubSpot sandboxes on loopback and print how to point orbit-sync at them. Runs until Ctrl+C.')
+    .option('--seed <n>', 'seed of the generated run (same seed, same people)', positiveInt, 42)
+    .option('--rows <n>', 'rows in the generated run', positiveInt, 1000)
+    .option('--fixture <file.csv>', 'serve this export file as the run instead of generated people')
+    .option('--leadpipe-port <port>', 'port of the Leadpipe sandbox (default: a free one)', positiveInt)
+    .option('--hubspot-port <port>', 'port of the HubSpot sandbox (default: a free one)', positiveInt)
+    .option('--empty-portal', 'start with an empty HubSpot portal instead of one seeded from the run')
+    .action(async (opts: { seed: number; rows: number; fixture?: string; leadpipePort?: number; hubspotPort?: number; emptyPortal?: boolean }) => {
+      process.exitCode = await runSandboxCommand(opts, getConfig(), { stdout: process.stdout, stderr: process.stderr });
     });
 
   program

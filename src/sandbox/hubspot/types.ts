@@ -233,6 +233,8 @@ export interface HubspotSandboxOptions {
   oauth?: HubspotOAuthOptions;
   /** The portal's time zone reported by GET /account-info/v3/details (default `US/Eastern`). */
   timeZone?: string;
+  /** Port to listen on (default: a free one). */
+  port?: number;
 }
 
 export interface HubspotSandboxState {

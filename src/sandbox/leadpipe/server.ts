@@ -142,6 +142,14 @@ export interface SandboxRunInput {
   /** Rows in the run (default: the audience's `peoplePerRun`). May exceed the 300,000 export cap. */
   people?: number;
   idempotencyKey?: string;
+  /** Serve these rows (and, for exports, these exact bytes) instead of generated people (`orbit-sync sandbox --fixture`). */
+  fixture?: SandboxFixture;
+}
+
+/** A run's content taken from a file: the rows for results and stats, the bytes for exports. */
+export interface SandboxFixture {
+  rows: readonly GeneratedRow[];
+  csv: Buffer;
 }
 
 export interface ResponseInjection {
@@ -177,6 +185,8 @@ export interface LeadpipeSandboxOptions {
   csv?: ExportCsvOptions;
   /** Clock (ms since epoch), for tests. Default `Date.now`. */
   now?: () => number;
+  /** Port to listen on (default: a free one). */
+  port?: number;
 }
 
 export interface LeadpipeSandboxState {
@@ -237,6 +247,7 @@ interface RunRecord {
   schedule: { runningAt: number; completedAt: number } | null;
   /** Computed once: a completed run never changes. */
   stats?: Promise<RunStats>;
+  fixture?: SandboxFixture;
 }
 
 interface RunStats {
@@ -484,8 +495,9 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
     const record: RunRecord = {
       run,
       seed: hashSeed(seedText, 'run', id),
-      people: input.people ?? owner.peoplePerRun,
+      people: input.fixture?.rows.length ?? input.people ?? owner.peoplePerRun,
       schedule: null,
+      ...(input.fixture && { fixture: input.fixture }),
     };
     runs.set(id, record);
     const status = input.status ?? 'completed';
@@ -540,6 +552,7 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
   // 2. data derived from a run's seed ------------------------------------------------------------
 
   function runRows(record: RunRecord, start: number, count: number): Generator<GeneratedRow, void, undefined> {
+    if (record.fixture) return fixtureRows(record.fixture, start, count);
     const owner = audiences.get(record.run.audienceId);
     return generatePeople({
       seed: record.seed,
@@ -551,11 +564,20 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
     });
   }
 
+  function* fixtureRows(fixture: SandboxFixture, start: number, count: number): Generator<GeneratedRow, void, undefined> {
+    yield* fixture.rows.slice(start, start + count);
+  }
+
+  function* fixtureChunks(csv: Buffer): Generator<Buffer, void, undefined> {
+    for (let at = 0; at < csv.length; at += 64 * 1024) yield csv.subarray(at, at + 64 * 1024);
+  }
+
   function exportRowCount(record: RunRecord): number {
     return Math.min(record.run.resultCount, EXPORT_ROW_CAP);
   }
 
   function csvChunks(record: RunRecord): Generator<Buffer, void, undefined> {
+    if (record.fixture) return fixtureChunks(record.fixture.csv);
     return exportCsvChunks(runRows(record, 0, exportRowCount(record)), csvOptions);
   }
 
@@ -990,7 +1012,7 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Port 0: the OS picks a free port, so parallel test files never collide.
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
