@@ -7,7 +7,8 @@
  *
  * - recording a failure for a person who already has one under the same connection and audience updates
  *   that row (attempts + 1, the new code/message/retryable, moved to the newest sync run) instead of
- *   adding a second one; for a `sync --file` run (no audience) the scope is the sync run itself;
+ *   adding a second one; file syncs (no audience) of a connection share one scope, so a person failing in
+ *   one file and met again in a later file (or the same file re-synced) counts attempts across them;
  * - `retryable()` lists the people the next sync of that audience should try again;
  * - `resolve()` deletes a person's error once a later write of them succeeded.
  *
@@ -73,8 +74,8 @@ export interface RecordErrors {
    */
   resolve(connectionId: string, audienceId: string | null, hashedEmails: Iterable<string>): Promise<number>;
   /**
-   * The live errors of these people in the scope of `syncRunId` (its connection + audience, or the run
-   * itself for a file sync), by hashed email: the sync engine skips people whose attempts are used up and
+   * The live errors of these people in the scope of `syncRunId` (its connection + audience; file syncs of
+   * the connection share one scope), by hashed email: the sync engine skips people whose attempts are used up and
    * people already failed in this very sync run (a resumed run).
    */
   lookup(syncRunId: string, hashedEmails: Iterable<string>): Promise<Map<string, RecordError>>;
@@ -96,8 +97,8 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
     return db.isTransaction ? work(db) : db.transaction().execute(work);
   }
 
-  /** Existing error rows of these people in the scope of the sync run (its connection + audience, or itself). */
-  async function findByPeople(trx: Kysely<Database>, syncRunId: string, audience: { connectionId: string; audienceId: string | null }, emails: string[]) {
+  /** Existing error rows of these people in the scope of a sync run: its connection + audience (file syncs: audience null). */
+  async function findByPeople(trx: Kysely<Database>, audience: { connectionId: string; audienceId: string | null }, emails: string[]) {
     const found = new Map<string, Existing>();
     const extra: string[] = [];
     for (const part of chunks(emails, RECORD_ERRORS_READ_CHUNK)) {
@@ -106,10 +107,8 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
         .innerJoin('sync_runs as sr', 'sr.id', 're.sync_run_id')
         .select(['re.id', 're.hashed_email', 're.attempts'])
         .where('re.hashed_email', 'in', part);
-      query =
-        audience.audienceId === null
-          ? query.where('re.sync_run_id', '=', syncRunId)
-          : query.where('sr.connection_id', '=', audience.connectionId).where('sr.audience_id', '=', audience.audienceId);
+      query = query.where('sr.connection_id', '=', audience.connectionId);
+      query = audience.audienceId === null ? query.where('sr.audience_id', 'is', null) : query.where('sr.audience_id', '=', audience.audienceId);
       const rows = await query.orderBy('re.attempts', 'desc').orderBy('re.id', 'asc').execute();
       for (const row of rows) {
         const email = row.hashed_email as string;
@@ -152,7 +151,7 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
         else loose.push(f);
       }
 
-      const { found: existingByEmail, extra } = await findByPeople(trx, syncRunId, { connectionId: run.connection_id, audienceId: run.audience_id }, [
+      const { found: existingByEmail, extra } = await findByPeople(trx, { connectionId: run.connection_id, audienceId: run.audience_id }, [
         ...byEmail.keys(),
       ]);
       const existingByLine = await findByLines(trx, syncRunId, [...byLine.keys()]);
@@ -249,11 +248,13 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
       const run = await db.selectFrom('sync_runs').select(['connection_id', 'audience_id']).where('id', '=', syncRunId).executeTakeFirst();
       if (!run) throw new SyncError('NOT_FOUND', `Sync run ${syncRunId} does not exist.`);
       for (const part of chunks(keys, RECORD_ERRORS_READ_CHUNK)) {
-        let query = db.selectFrom('record_errors as re').innerJoin('sync_runs as sr', 'sr.id', 're.sync_run_id').selectAll('re').where('re.hashed_email', 'in', part);
-        query =
-          run.audience_id === null
-            ? query.where('re.sync_run_id', '=', syncRunId)
-            : query.where('sr.connection_id', '=', run.connection_id).where('sr.audience_id', '=', run.audience_id);
+        let query = db
+          .selectFrom('record_errors as re')
+          .innerJoin('sync_runs as sr', 'sr.id', 're.sync_run_id')
+          .selectAll('re')
+          .where('re.hashed_email', 'in', part)
+          .where('sr.connection_id', '=', run.connection_id);
+        query = run.audience_id === null ? query.where('sr.audience_id', 'is', null) : query.where('sr.audience_id', '=', run.audience_id);
         for (const row of await query.orderBy('re.attempts', 'asc').execute()) found.set(row.hashed_email as string, toRecordError(row));
       }
       return found;

@@ -423,7 +423,11 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   } catch (err) {
     if (err instanceof SyncError && err.code === 'DAILY_LIMIT_REACHED') {
       status = 'partial';
-      message = err.message;
+      // People the sync did not reach are counted as skipped, so the run's rows still add up.
+      const reached = counts.unchanged + counts.created + counts.updated + counts.skipped + counts.failed;
+      const notReached = Math.max(0, counts.rows - counts.quarantined - counts.duplicates - reached);
+      counts.skipped += notReached;
+      message = `${err.message} ${notReached} people were not reached (counted as skipped).`;
     } else {
       status = 'failed';
       message = describeError(err);

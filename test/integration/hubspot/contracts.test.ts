@@ -9,7 +9,8 @@ import { loadConfig } from '../../../src/config';
 import { DealPrioritizer, priorityOptions } from '../../../src/destinations/hubspot/deals';
 import { HubspotApi } from '../../../src/destinations/hubspot/hubspot-api';
 import { HubspotDestination } from '../../../src/destinations/hubspot/hubspot-destination';
-import { setupHubspot } from '../../../src/destinations/hubspot/setup';
+import { customProperties, LEADPIPE_GROUP, setupHubspot, standardProperties } from '../../../src/destinations/hubspot/setup';
+import { CompanyResolver } from '../../../src/destinations/hubspot/companies';
 import { Client } from '@hubspot/api-client';
 import { hashEmail } from '../../../src/ingest/hash-email';
 import type { IntentPerson } from '../../../src/ingest/types';
@@ -239,4 +240,46 @@ it('deals: associations read, deals read, and an update that raises only the ope
   expect(captured[3]?.body).toEqual({
     inputs: [{ id: '7001', properties: { leadpipe_intent_score: '91', leadpipe_intent_topics: 'Marketing ROI', hs_priority: 'high', leadpipe_last_intent_at: NOW } }],
   });
+});
+
+it('an existing company found by domain gets only its empty fields, by record id; the oldest of two wins', async () => {
+  const client = new Client({ accessToken: TOKEN, basePath: BASE });
+  const connection = await createConnections(store.db).create({ crm: 'hubspot', accountId: '777' });
+  const resolver = new CompanyResolver({ client, api: api(), mapping, cache: createCompanyCache(store.db), connectionId: connection.id, batchSize: 100, searchValuesPerFilter: 100 });
+  expectCall('POST', '/crm/v3/objects/companies/search', 200, {
+    total: 2,
+    results: [
+      { id: '905', properties: { domain: 'acme.test', name: 'Acme (dup)', createdate: '2024-05-01T00:00:00.000Z' }, createdAt: NOW, updatedAt: NOW, archived: false },
+      { id: '901', properties: { domain: 'WWW.Acme.test', name: 'ACME Corporation', createdate: '2021-01-01T00:00:00.000Z' }, createdAt: NOW, updatedAt: NOW, archived: false },
+    ],
+  });
+  expectCall('POST', '/crm/v3/objects/companies/batch/update', 200, {
+    ...batchTimes,
+    results: [{ id: '901', properties: { leadpipe_industry: 'Software' }, createdAt: NOW, updatedAt: NOW, archived: false }],
+  });
+  const resolved = await resolver.resolve([{ domain: 'acme.test', properties: { name: 'Acme', domain: 'acme.test', leadpipe_industry: 'Software', leadpipe_company_key: 'acme.test' } }], false);
+  expect(resolved.get('acme.test')).toEqual({ crmCompanyId: '901', action: 'matched' });
+  for (const call of captured) expect(requestViolations(call.method, call.path, call.body)).toEqual([]);
+  expect(captured[1]?.body).toEqual({ inputs: [{ id: '901', properties: { leadpipe_industry: 'Software', leadpipe_company_key: 'acme.test' } }] });
+  // Cached: the next sync of this connection asks HubSpot nothing for that domain.
+  captured = [];
+  expect((await resolver.resolve([{ domain: 'acme.test', properties: { name: 'Acme' } }], false)).get('acme.test')?.crmCompanyId).toBe('901');
+  expect(captured).toEqual([]);
+});
+
+it('setup creates the leadpipe group where it is missing', async () => {
+  const client = new Client({ accessToken: TOKEN, basePath: BASE });
+  for (const object of ['contacts', 'companies', 'deals']) {
+    expectCall('GET', `/crm/v3/properties/${object}/groups`, 200, { results: [] });
+    expectCall('POST', `/crm/v3/properties/${object}/groups`, 201, { name: 'leadpipe', label: 'Leadpipe intent', displayOrder: -1, archived: false });
+    const all = [...customProperties(mapping)[object as 'contacts'].map((p) => p.name), ...standardProperties(mapping)[object as 'contacts']];
+    expectCall('GET', `/crm/v3/properties/${object}?archived=false`, 200, {
+      results: all.map((name) => ({ name, label: name, type: 'string', fieldType: 'text', groupName: 'leadpipe', description: '', options: [], hasUniqueValue: name === 'leadpipe_company_key' })),
+    });
+  }
+  const report = await setupHubspot(client, api(), mapping);
+  expect(report).toMatchObject({ groupsCreated: ['contacts', 'companies', 'deals'], created: [] });
+  const groupPosts = captured.filter((c) => c.method === 'POST');
+  for (const call of groupPosts) expect(requestViolations('POST', call.path, call.body)).toEqual([]);
+  expect(groupPosts.map((c) => c.body)).toEqual([LEADPIPE_GROUP, LEADPIPE_GROUP, LEADPIPE_GROUP]);
 });

@@ -98,7 +98,7 @@ describe('record errors', () => {
     expect(await errors.retryable('conn-1', 'aud-1', 5)).toEqual([]);
   });
 
-  it('attempts are counted per audience: another audience or a file sync is a separate error', async () => {
+  it('attempts are counted per audience: another audience is a separate error; file syncs share one scope', async () => {
     const errors = createRecordErrors(store.db);
     await errors.record('sync-1', failure(ADA));
     await errors.record('other-audience', failure(ADA));
@@ -107,11 +107,11 @@ describe('record errors', () => {
 
     const rows = await store.db.selectFrom('record_errors').select(['sync_run_id', 'attempts']).orderBy('sync_run_id').execute();
     expect(rows).toEqual([
-      { sync_run_id: 'file-1', attempts: 1 },
-      { sync_run_id: 'file-2', attempts: 1 },
+      { sync_run_id: 'file-2', attempts: 2 },
       { sync_run_id: 'other-audience', attempts: 1 },
       { sync_run_id: 'sync-1', attempts: 1 },
     ]);
+    expect([...(await errors.lookup('file-1', [ADA])).values()].map((e) => [e.syncRunId, e.attempts])).toEqual([['file-2', 2]]);
     expect(await errors.retryable('conn-1', 'aud-2', 3)).toEqual([ADA]);
   });
 
