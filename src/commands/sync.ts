@@ -210,7 +210,7 @@ export async function runRunsCommand(options: { json?: boolean | undefined; limi
     }
     io.stdout.write('started (UTC)         status     source                                   rows  created  updated  unchanged  failed  API calls  sync run\n');
     for (const r of runs) {
-      const source = r.runId?.startsWith('file:') ? `file ${r.runId.slice(5, 17)}…` : `${r.audienceId ?? ''} / ${r.runId ?? ''}`;
+      const source = r.runId?.startsWith('file:') ? `file sha256 ${r.runId.slice(5, 17)}…` : `audience ${(r.audienceId ?? '').slice(0, 8)}… run ${(r.runId ?? '').slice(0, 8)}…`;
       io.stdout.write(
         `${(r.startedAt ?? r.createdAt).slice(0, 19).replace('T', ' ')}   ${r.status.padEnd(9)}  ${source.slice(0, 38).padEnd(38)} ${String(r.rows).padStart(6)} ${String(r.created).padStart(8)} ${String(r.updated).padStart(8)} ${String(r.unchanged).padStart(10)} ${String(r.failed).padStart(7)} ${String(r.apiCalls.total).padStart(10)}  ${r.id}\n`,
       );

@@ -29,7 +29,7 @@ import { isWritten, type BatchResult, type CrmDestination, type PersonIntent, ty
 import { ingestCsv } from '../ingest/ingest-csv';
 import type { IntentPerson, QuarantinedRow } from '../ingest/types';
 import { describeError, FixInputFileError, SyncError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
+import { scrubText, type Logger } from '../lib/logger';
 import type { FieldChange } from '../mapping/apply-policy';
 import { fingerprintPayload } from '../mapping/fingerprint';
 import { mapPerson, type MapContext } from '../mapping/map-person';
@@ -280,8 +280,10 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       progress.peopleDone += 1;
       if (!isWritten(outcome)) {
         counts[outcome.kind] += 1;
-        failures.push({ hashedEmail: p.key, line: p.person.line, code: outcome.code, crmMessage: outcome.message, retryable: outcome.retryable });
-        plan.push({ line: p.person.line, hashedEmail: p.key, action: outcome.kind === 'failed' ? 'fail' : 'skip', crmRecordId: null, changes: [], reason: outcome.message });
+        // The store never holds a plaintext email: HubSpot's messages quote them ("Email address … is invalid").
+        const message = scrubText(outcome.message);
+        failures.push({ hashedEmail: p.key, line: p.person.line, code: outcome.code, crmMessage: message, retryable: outcome.retryable });
+        plan.push({ line: p.person.line, hashedEmail: p.key, action: outcome.kind === 'failed' ? 'fail' : 'skip', crmRecordId: null, changes: [], reason: message });
         continue;
       }
       counts[outcome.kind] += 1;
@@ -430,7 +432,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       message = `${err.message} ${notReached} people were not reached (counted as skipped).`;
     } else {
       status = 'failed';
-      message = describeError(err);
+      message = scrubText(describeError(err));
     }
     logger?.error('sync stopped', { syncRunId, error: describeError(err) });
     try {
