@@ -79,7 +79,10 @@ beforeAll(async () => {
   store = await openStore(':memory:');
 });
 afterAll(async () => {
+  nock.cleanAll();
   nock.enableNetConnect();
+  // Interception is process-wide: a later test file in this worker must not meet this file's interceptors.
+  nock.restore();
   await store.close();
 });
 beforeEach(() => {
