@@ -4,7 +4,7 @@
  */
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/server';
 import { hashEmail } from '../../src/ingest/hash-email';
-import { harness, tmpDir, writeCsv, type Harness, type Row } from './helpers/hubspot-sync';
+import { harness, testConfig, tmpDir, writeCsv, type Harness, type Row } from './helpers/hubspot-sync';
 
 const ADA: Row = { email: 'ada@acme.test', firstName: 'ada', lastName: 'lovelace', jobTitle: 'VP Marketing', phone: '+14155550101', company: 'Acme', domain: 'acme.test', score: 91, topics: ['Marketing ROI', 'Attribution'] };
 const BOB: Row = { email: 'bob@acme.test', personalEmail: 'bob.p@gmail.test', firstName: 'bob', lastName: 'stone', company: 'Acme', domain: 'acme.test', score: 72 };
@@ -143,5 +143,84 @@ describe('sync into HubSpot (sandbox portal)', () => {
     expect(errors[0]?.crm_message).toMatch(/invalid/i);
     // HubSpot's message names the address; the store keeps it without the address.
     expect(errors[0]?.crm_message).not.toContain('@initech.test');
+  });
+});
+
+describe('HubSpot’s limits, met for real', () => {
+  const dir = tmpDir();
+  const rows = (n: number, score = 70): Row[] => Array.from({ length: n }, (_, i) => ({ email: `lead${i}@umbrella.test`, firstName: `lead${i}`, score }));
+
+  it('a run in which 5% of people changed writes only those: one upsert with exactly those records', async () => {
+    const sb = await startHubspotSandbox({ rateLimit: { max: 1000 } });
+    const h = await harness(sb);
+    try {
+      await h.setup();
+      const people = rows(200);
+      await h.sync(writeCsv(dir, 'five-1.csv', people));
+      const before = new Map(sb.listContacts().map((c) => [c.properties.email, c.properties.lastmodifieddate]));
+      const upserts = sb.requestCount('batchUpsertContacts');
+      const summary = await h.sync(writeCsv(dir, 'five-2.csv', people.map((p, i) => (i % 20 === 3 ? { ...p, score: 97 } : p))));
+      expect(summary).toMatchObject({ unchanged: 190, updated: 10, created: 0, failed: 0 });
+      expect(sb.requestCount('batchUpsertContacts') - upserts).toBe(1);
+      const touched = sb.listContacts().filter((c) => before.get(c.properties.email) !== c.properties.lastmodifieddate);
+      expect(touched.map((c) => c.properties.email).sort()).toEqual(people.filter((_, i) => i % 20 === 3).map((p) => p.email).sort());
+      expect(touched.every((c) => c.properties.leadpipe_intent_score === '97')).toBe(true);
+    } finally {
+      await h.close();
+      await sb.close();
+    }
+  });
+
+  it('when a portal’s ten-second limit is lower than configured, every 429 is waited out and the sync completes', async () => {
+    // orbit-sync believes it may send 100 per 10 s; this portal allows 12 per 2 s.
+    const sb = await startHubspotSandbox({ rateLimit: { max: 12, intervalMs: 2000 } });
+    const config = testConfig(sb);
+    config.hubspot.retry = { ...config.hubspot.retry, maxAttempts: 10 };
+    const h = await harness(sb, config);
+    try {
+      await h.setup();
+      const summary = await h.sync(writeCsv(dir, 'throttled.csv', rows(250)));
+      const throttled = Object.values(sb.state.rateLimited).reduce((a, b) => a + b, 0);
+      expect(throttled).toBeGreaterThan(0);
+      expect(summary).toMatchObject({ status: 'succeeded', created: 250, failed: 0 });
+      // The summary counts the sync's own 429s (setup met some too).
+      expect(summary.rateLimited).toBeGreaterThan(0);
+      expect(summary.rateLimited).toBeLessThanOrEqual(throttled);
+      expect(sb.listContacts()).toHaveLength(250);
+    } finally {
+      await h.close();
+      await sb.close();
+    }
+  }, 90_000);
+
+  it('HubSpot’s daily limit stops the sync as partial, says when it can go on, and the next day’s sync finishes it', async () => {
+    const sb = await startHubspotSandbox({ rateLimit: { max: 1000, daily: 60 } });
+    const h = await harness(sb);
+    try {
+      await h.setup();
+      const file = writeCsv(dir, 'daily.csv', rows(1200));
+      const stopped = await h.sync(file);
+      expect(stopped.status).toBe('partial');
+      expect(stopped.message).toMatch(/daily API limit.*resets at midnight in the portal's time zone/);
+      expect(stopped.rows).toBe(stopped.quarantined + stopped.duplicates + stopped.unchanged + stopped.created + stopped.updated + stopped.skipped + stopped.failed);
+      expect(stopped.created).toBeGreaterThan(0);
+      expect(stopped.created).toBeLessThan(1200);
+      // The group in flight may have reached HubSpot without being recorded: it is sent again, as upserts.
+      expect(sb.listContacts().length).toBeGreaterThanOrEqual(stopped.created);
+
+      sb.startNewDay();
+      const next = await h.sync(file);
+      expect(next).toMatchObject({ status: 'succeeded', failed: 0, skipped: 0 });
+      // Recorded people are unchanged by the ledger; people of the group in flight are found in HubSpot
+      // already up to date (nothing sent); the rest are created.
+      expect(next.unchanged).toBeGreaterThanOrEqual(stopped.created);
+      expect(next.unchanged + next.created + next.updated).toBe(1200);
+      const emails = sb.listContacts().map((c) => c.properties.email);
+      expect(emails).toHaveLength(1200);
+      expect(new Set(emails).size).toBe(1200);
+    } finally {
+      await h.close();
+      await sb.close();
+    }
   });
 });

@@ -90,7 +90,10 @@ export function classifyHubspotError(err: unknown, context: { endpoint: string; 
       );
     }
     const secondly = /secondly/i.test(message) && body.policyName !== 'TEN_SECONDLY_ROLLING';
-    return new SyncError('RATE_LIMITED', `${what}: ${message}`, { ...opts, retryable: true, retryAfterMs: secondly ? 1000 : context.intervalMs });
+    // The window HubSpot reports for this account (X-HubSpot-RateLimit-Interval-Milliseconds), else ours.
+    const header = Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'x-hubspot-ratelimit-interval-milliseconds')?.[1];
+    const windowMs = header !== undefined && /^\d+$/.test(header.trim()) ? Math.min(Number(header), 60_000) : context.intervalMs;
+    return new SyncError('RATE_LIMITED', `${what}: ${message}`, { ...opts, retryable: true, retryAfterMs: secondly ? 1000 : windowMs });
   }
   if (err.code === 423) return new SyncError('CRM_LOCKED', `${what}: ${message} (records locked; waiting 2 s)`, { ...opts, retryable: true, retryAfterMs: 2000 });
   if (err.code === 401) {

@@ -651,6 +651,9 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     revokeRefreshToken: (token) => oauth.revokeRefreshToken(token),
     requestCount: (route) => requestCounts[route],
     writeRequestCount: () => HUBSPOT_WRITE_ROUTES.reduce((n, route) => n + requestCounts[route], 0),
+    startNewDay: () => {
+      daily.clear();
+    },
     resetRequestCounts: () => {
       for (const route of HUBSPOT_SANDBOX_ROUTES) {
         requestCounts[route] = 0;

@@ -286,6 +286,8 @@ export interface HubspotSandbox {
   requestCount(route: HubspotSandboxRoute): number;
   /** Requests (answered or not) to the record and association write routes in HUBSPOT_WRITE_ROUTES. */
   writeRequestCount(): number;
+  /** Midnight in the portal: every token's daily count starts again. */
+  startNewDay(): void;
   resetRequestCounts(): void;
 }
 

@@ -25,6 +25,14 @@ describe('classifyHubspotError', () => {
     expect(error.message).toContain(String((body).message));
   });
 
+  it('a ten-second 429 waits the window HubSpot reports for the account', () => {
+    const error = classifyHubspotError(
+      Object.assign(new Error('429'), { code: 429, body: { message: 'You have reached your ten_secondly_rolling limit.', policyName: 'TEN_SECONDLY_ROLLING' }, headers: { 'x-hubspot-ratelimit-interval-milliseconds': '2000' } }),
+      ctx,
+    );
+    expect(error.retryAfterMs).toBe(2000);
+  });
+
   it('names the missing scope on a 403', () => {
     const error = classifyHubspotError(
       apiException(403, { message: 'lacks scopes', errors: [{ context: { requiredGranularScopes: ['crm.objects.deals.write'] } }] }),
