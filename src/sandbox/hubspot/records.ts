@@ -339,6 +339,14 @@ export function batchRead(ctx: PortalContext, type: HubspotObjectType, raw: unkn
   return batchResult(ctx, startedAt, 200, results, errors);
 }
 
+/** Why HubSpot refuses one input on its own (207): an invalid value, or a unique value another record holds. */
+function inputError(ctx: PortalContext, type: HubspotObjectType, values: Record<string, string>, selfId: string | undefined, context: Record<string, string[]>): StandardError | undefined {
+  const problems = valueProblems(ctx, type, values);
+  if (problems.length > 0) return invalidValuesError(problems, context);
+  const conflict = uniqueConflict(ctx, type, values, selfId);
+  return conflict ? conflictError(type, conflict, context) : undefined;
+}
+
 /**
  * POST /crm/v3/objects/{type}/batch/upsert → 200 `BatchResponseSimplePublicUpsertObject` (`new` per
  * result), or 207 `…WithErrors` for inputs with invalid values or a unique value another record holds.
@@ -370,14 +378,9 @@ export function batchUpsert(ctx: PortalContext, type: HubspotObjectType, raw: un
     if (!existing) values[idProperty] = input.id;
     if (!existing && type === 'deals' && values.pipeline === undefined) values.pipeline = DEFAULT_PIPELINE;
     const context = { id: [input.id], ...traceContext(input) };
-    const problems = valueProblems(ctx, type, values);
-    if (problems.length > 0) {
-      errors.push(invalidValuesError(problems, context));
-      continue;
-    }
-    const conflict = uniqueConflict(ctx, type, values, existing?.id);
-    if (conflict) {
-      errors.push(conflictError(type, conflict, context));
+    const refused = inputError(ctx, type, values, existing?.id, context);
+    if (refused) {
+      errors.push(refused);
       continue;
     }
     const record = existing ?? store.insert(store.newId(), {}, at);
@@ -420,14 +423,9 @@ export function batchUpdate(ctx: PortalContext, type: HubspotObjectType, raw: un
       continue;
     }
     const context = { id: [input.id], ...traceContext(input) };
-    const problems = valueProblems(ctx, type, input.properties);
-    if (problems.length > 0) {
-      errors.push(invalidValuesError(problems, context));
-      continue;
-    }
-    const conflict = uniqueConflict(ctx, type, input.properties, record.id);
-    if (conflict) {
-      errors.push(conflictError(type, conflict, context));
+    const refused = inputError(ctx, type, input.properties, record.id, context);
+    if (refused) {
+      errors.push(refused);
       continue;
     }
     store.write(record, input.properties, at);
