@@ -253,7 +253,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       const errorsRepo = createRecordErrors(trx);
       await errorsRepo.recordMany(syncRunId, errors);
       if (resolved.length > 0) await errorsRepo.resolve(connectionId, source.audienceId, resolved);
-      await createSyncRuns(trx).updateProgress(syncRunId, { ...counts, apiCallsByEndpoint: apiCalls(), checkpoint: { runId: source.runId } });
+      // No separate checkpoint: the ledger rows and errors naming this sync run are the resume point.
+      await createSyncRuns(trx).updateProgress(syncRunId, { ...counts, apiCallsByEndpoint: apiCalls() });
     });
   };
 
@@ -283,7 +284,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
         // The store never holds a plaintext email: HubSpot's messages quote them ("Email address … is invalid").
         const message = scrubText(outcome.message);
         failures.push({ hashedEmail: p.key, line: p.person.line, code: outcome.code, crmMessage: message, retryable: outcome.retryable });
-        plan.push({ line: p.person.line, hashedEmail: p.key, action: outcome.kind === 'failed' ? 'fail' : 'skip', crmRecordId: null, changes: [], reason: message });
+        if (dryRun) plan.push({ line: p.person.line, hashedEmail: p.key, action: outcome.kind === 'failed' ? 'fail' : 'skip', crmRecordId: null, changes: [], reason: message });
         continue;
       }
       counts[outcome.kind] += 1;
@@ -349,7 +350,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     progress.peopleDone += 1;
     // An exhausted error stays as it is (its attempts are not bumped by skipping it).
     if (!existing) failures.push({ hashedEmail: person.key, line: person.line, code, crmMessage: message, retryable: false });
-    plan.push({ line: person.line, hashedEmail: person.key, action: 'skip', crmRecordId: null, changes: [], reason: message });
+    if (dryRun) plan.push({ line: person.line, hashedEmail: person.key, action: 'skip', crmRecordId: null, changes: [], reason: message });
   };
 
   const touch = (previous: LedgerEntry, person: IntentPerson): LedgerUpsert => ({
