@@ -20,7 +20,7 @@ export function formatSummary(s: SyncSummary, options: { planRows?: number } = {
   lines.push(`  source        ${s.audienceId === null ? s.runId : `audience ${s.audienceId}, run ${s.runId}`} → ${s.destination}`);
   lines.push(`  rows          ${n(s.rows)} = ${n(s.quarantined)} quarantined + ${n(s.duplicates)} duplicates + ${n(s.unchanged)} unchanged + ${n(s.created)} created + ${n(s.updated)} updated + ${n(s.skipped)} skipped + ${n(s.failed)} failed`);
   lines.push(`  companies     ${n(s.companies.matched)} matched, ${n(s.companies.created)} created; ${n(s.associations)} contact→company associations`);
-  lines.push(`  deals         ${n(s.deals.prioritized)} updated with intent (${n(s.deals.raised)} priority raised); ${n(s.deals.closedSkipped)} closed deals left alone`);
+  lines.push(`  deals         ${n(s.deals.prioritized)} updated with intent (${n(s.deals.raised)} priority raised); ${n(s.deals.closedSkipped)} closed deals of these people left alone`);
   const per100 = callsPer100(s);
   lines.push(
     `  API calls     ${n(s.apiCalls.total)}${per100 === undefined ? '' : ` (${per100.toFixed(2)} per 100 people written, deals excluded)`}; ${n(s.rateLimited)} rate-limited (429) and retried`,
