@@ -22,6 +22,8 @@ export interface MapContext {
 
 export type MappedPerson = {
   contact: Record<string, string>;
+  /** Salesforce: the person as a Lead (present when the mapping has a `lead` list). */
+  lead?: Record<string, string>;
   /** Present when the person has a company domain: without it there is no company key to match on. */
   company?: Record<string, string>;
 };
@@ -124,7 +126,8 @@ function mapEntries(entries: readonly MappingEntry[], person: IntentPerson, mapp
 }
 
 export function mapPerson(person: IntentPerson, mapping: Mapping, context: MapContext): MappedPerson {
-  const contact = mapEntries(mapping.contact, person, mapping, context);
-  if (person.company.domain === undefined || mapping.company.length === 0) return { contact };
-  return { contact, company: mapEntries(mapping.company, person, mapping, context) };
+  const mapped: MappedPerson = { contact: mapEntries(mapping.contact, person, mapping, context) };
+  if (mapping.lead.length > 0) mapped.lead = mapEntries(mapping.lead, person, mapping, context);
+  if (person.company.domain !== undefined && mapping.company.length > 0) mapped.company = mapEntries(mapping.company, person, mapping, context);
+  return mapped;
 }

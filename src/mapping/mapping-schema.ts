@@ -51,11 +51,16 @@ export type MappingSource = (typeof MAPPING_SOURCES)[number];
 export const MAPPING_VALUE_TYPES = ['string', 'number', 'datetime', 'enumeration'] as const;
 export type MappingValueType = (typeof MAPPING_VALUE_TYPES)[number];
 
-/** HubSpot internal property names: lower-case, start with a letter (props-guide). */
-const PROPERTY_NAME = /^[a-z][a-z0-9_]*$/;
+/**
+ * CRM field names: a letter, then letters, digits and `_` — HubSpot internal names (lower-case,
+ * props-guide) and Salesforce API names (`Title`, `Leadpipe_Intent_Score__c`). HubSpot's lower-case rule
+ * is checked per destination below.
+ */
+const PROPERTY_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+const LOWER_CASE_DESTINATIONS = new Set(['hubspot']);
 
 export const MappingEntrySchema = z.strictObject({
-  property: z.string().regex(PROPERTY_NAME, 'must be a CRM internal property name: lower-case letters, digits and _, starting with a letter'),
+  property: z.string().regex(PROPERTY_NAME, 'must be a CRM field name: letters, digits and _, starting with a letter'),
   source: z.enum(MAPPING_SOURCES, { error: `must be one of: ${MAPPING_SOURCES.join(', ')}` }),
   policy: z.enum(MAPPING_POLICIES, { error: `must be one of: ${MAPPING_POLICIES.join(', ')}` }),
   type: z.enum(MAPPING_VALUE_TYPES, { error: `must be one of: ${MAPPING_VALUE_TYPES.join(', ')}` }),
@@ -94,7 +99,7 @@ export const MappingSchema = z
     $comment: z.string().optional(),
     destination: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a destination name such as "hubspot"'),
     /** Prefix that marks a property as ours (created by `setup`), e.g. `leadpipe_`. */
-    customPrefix: z.string().regex(/^[a-z][a-z0-9_]*_$/, 'must be lower-case and end with "_"'),
+    customPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*_$/, 'must be letters, digits and _, ending with "_"'),
     /** Score ≥ hot → "hot"; ≥ warm → "warm"; otherwise "cold". */
     tiers,
     /**
@@ -103,31 +108,36 @@ export const MappingSchema = z
      */
     volatile: z.array(z.string().regex(PROPERTY_NAME, 'must be a property name')).default([]),
     contact: entries.min(1, 'must map at least the matching email'),
+    /** Salesforce: the fields of a Lead (a person not yet a Contact). HubSpot has no leads. */
+    lead: entries.default([]),
     company: entries.default([]),
   })
   .superRefine((m, ctx) => {
     // Checks across fields; zod runs them only once the rest of the file is valid.
-    for (const object of ['contact', 'company'] as const) {
+    for (const object of ['contact', 'lead', 'company'] as const) {
       m[object].forEach((entry, i) => {
+        if (LOWER_CASE_DESTINATIONS.has(m.destination) && !/^[a-z][a-z0-9_]*$/.test(entry.property)) {
+          ctx.addIssue({ code: 'custom', path: [object, i, 'property'], message: `${m.destination} property names are lower-case letters, digits and _` });
+        }
         if (entry.property.startsWith(m.customPrefix) && !entry.label) {
           ctx.addIssue({ code: 'custom', path: [object, i, 'label'], message: `custom property "${entry.property}" needs a label for setup to create it` });
         }
       });
     }
-    const mapped = new Set([...m.contact, ...m.company].map((e) => e.property));
+    const mapped = new Set([...m.contact, ...m.lead, ...m.company].map((e) => e.property));
     m.volatile.forEach((p, i) => {
       if (!mapped.has(p)) ctx.addIssue({ code: 'custom', path: ['volatile', i], message: `"${p}" is not a mapped property` });
     });
   });
 
 export type Mapping = z.infer<typeof MappingSchema>;
-export type MappedObject = 'contact' | 'company';
+export type MappedObject = 'contact' | 'lead' | 'company';
 
 /** `contact[3] "leadpipe_intent_score" → policy`: names the entry by index and by its property, when it has one. */
 function describePath(raw: unknown, p: readonly PropertyKey[]): string {
   if (p.length === 0) return '(file)';
   const [head, index, ...rest] = p;
-  if ((head === 'contact' || head === 'company') && typeof index === 'number') {
+  if ((head === 'contact' || head === 'lead' || head === 'company') && typeof index === 'number') {
     const list = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[head] : undefined;
     const item: unknown = Array.isArray(list) ? list[index] : undefined;
     const property = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).property : undefined;

@@ -46,7 +46,7 @@ describe('loadMapping', () => {
       expect.arrayContaining([
         expect.stringMatching(/contact\[3\] "jobtitle" → policy: must be one of: always, ifEmpty, never/),
         expect.stringMatching(/contact\[9\] "leadpipe_intent_score" → source: must be one of: /),
-        expect.stringMatching(/company\[4\] "Bad Name" → property: must be a CRM internal property name/),
+        expect.stringMatching(/company\[4\] "Bad Name" → property: must be a CRM field name/),
         expect.stringMatching(/tiers: hot must be greater than warm/),
       ]),
     );
@@ -93,5 +93,15 @@ describe('loadMapping', () => {
   it('loads a valid copy from another config dir', () => {
     write(shipped);
     expect(loadMapping('hubspot', dir).contact.length).toBe(shipped.contact.length);
+  });
+});
+
+describe('the shipped Salesforce mapping', () => {
+  it('loads, with Salesforce API names and a Lead list; HubSpot mappings still demand lower-case names', () => {
+    const sf = loadMapping('salesforce');
+    expect(sf.contact.map((e) => e.property)).toContain('Leadpipe_Intent_Score__c');
+    expect(sf.lead.find((e) => e.property === 'Company')).toMatchObject({ source: 'company.name', policy: 'ifEmpty' });
+    expect(loadMapping('hubspot').lead).toEqual([]);
+    expect(() => parseMapping({ ...sf, destination: 'hubspot', customPrefix: 'leadpipe_' }, 'x')).toThrow(/hubspot property names are lower-case/);
   });
 });
