@@ -97,6 +97,22 @@ const HubspotSettings = z.object({
     .refine((p) => p.high >= p.medium, { message: 'high must be ≥ medium' }),
 });
 
+const SalesforceSettings = z.object({
+  apiVersion: z.string().regex(/^\d{2,3}\.0$/, 'must be an API version such as "62.0"').refine((v) => Number(v) >= 46, 'must be 46.0 or later (sObject Collections upsert)'),
+  maxConcurrent: z.number().int().min(1).max(25, 'Salesforce allows 25 long-running requests per org'),
+  timeoutMs: z.number().int().min(1000),
+  retry: RetrySettings,
+  collectionSize: z.number().int().min(1).max(200, 'sObject Collections take at most 200 records'),
+  peoplePerWrite: z.number().int().min(1).max(10_000),
+  bulkThreshold: z.number().int().min(1),
+  allowSaveOnDuplicates: z.boolean(),
+  leadRating: z.boolean(),
+  leadDefaults: z.object({ lastName: z.string().trim().min(1), company: z.string().trim().min(1) }),
+  priority: z
+    .object({ minScore: score, high: score, medium: score, lowerPriority: z.boolean() })
+    .refine((p) => p.high >= p.medium, { message: 'high must be ≥ medium' }),
+});
+
 const SyncSettings = z.object({
   maxRecordAttempts: z.number().int().min(1).max(100),
   maxTopics: z.number().int().min(1).max(100),
@@ -112,6 +128,7 @@ export const FileConfigSchema = z.object({
     allowedDownloadHosts: z.array(z.string().min(1)).min(1),
   }),
   hubspot: HubspotSettings,
+  salesforce: SalesforceSettings,
   sync: SyncSettings,
   ingest: z.object({
     maxCellBytes: z.number().int().min(64),
@@ -128,13 +145,14 @@ export type RetrySettings = z.infer<typeof RetrySettings>;
 export type FileConfig = z.infer<typeof FileConfigSchema>;
 export type HubspotSettings = z.infer<typeof HubspotSettings>;
 export type SyncSettings = z.infer<typeof SyncSettings>;
+export type SalesforceSettings = z.infer<typeof SalesforceSettings>;
 export type ColumnAliases = z.infer<typeof ColumnAliasesSchema>;
 
 export interface Config {
   leadpipe: FileConfig['leadpipe'] & { apiKey: string | undefined; baseUrl: string };
   hubspot: HubspotSettings & { accessToken?: string; clientId?: string; clientSecret?: string; baseUrl: string };
   sync: SyncSettings;
-  salesforce: {
+  salesforce: SalesforceSettings & {
     instanceUrl?: string;
     accessToken?: string;
     refreshToken?: string;
@@ -211,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       baseUrl: e.HUBSPOT_BASE_URL,
     },
     salesforce: {
+      ...fileResult.data.salesforce,
       ...(e.SALESFORCE_INSTANCE_URL && { instanceUrl: e.SALESFORCE_INSTANCE_URL }),
       ...(e.SALESFORCE_ACCESS_TOKEN && { accessToken: e.SALESFORCE_ACCESS_TOKEN }),
       ...(e.SALESFORCE_REFRESH_TOKEN && { refreshToken: e.SALESFORCE_REFRESH_TOKEN }),

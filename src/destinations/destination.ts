@@ -68,6 +68,8 @@ export interface BatchResult {
 /** One person of the run at or above the priority threshold, as the ledger holds it. */
 export interface PersonIntent {
   crmRecordId: string;
+  /** `contact` (HubSpot, Salesforce) or `lead` (Salesforce): leads have no deals or accounts. */
+  crmObjectType: string;
   crmCompanyId: string | null;
   score: number;
   topics: string[];
@@ -109,4 +111,6 @@ export interface CrmDestination {
   readonly stats: ApiStats;
   /** Largest batch `writeBatch` takes. */
   readonly batchSize: number;
+  /** People at or above this score reach `prioritize`. */
+  readonly minIntentScore: number;
 }

@@ -291,8 +291,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       if (outcome.kind !== 'unchanged') progress.written += 1;
       if (dryRun) {
         plan.push(planItem(p, outcome));
-        if (outcome.crmRecordId !== null && p.person.score >= config.hubspot.priority.minScore) {
-          planDeals.push({ crmRecordId: outcome.crmRecordId, crmCompanyId: outcome.crmCompanyId, score: p.person.score, topics: p.person.topics });
+        if (outcome.crmRecordId !== null && p.person.score >= destination.minIntentScore) {
+          planDeals.push({ crmRecordId: outcome.crmRecordId, crmObjectType: outcome.crmObjectType, crmCompanyId: outcome.crmCompanyId, score: p.person.score, topics: p.person.topics });
         }
         continue;
       }
@@ -408,11 +408,12 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
 
     // Prioritize from the ledger: every person of this run, including those recorded before a crash.
     report('prioritizing');
-    const minScore = config.hubspot.priority.minScore;
+    const minScore = destination.minIntentScore;
     const intents: PersonIntent[] = dryRun
       ? planDeals
       : (await ledger.listForRun(connectionId, destination.name, source.runId, minScore)).map((e) => ({
           crmRecordId: e.crmRecordId,
+          crmObjectType: e.crmObjectType,
           crmCompanyId: e.crmCompanyId,
           score: e.lastScore ?? 0,
           topics: e.lastTopics,

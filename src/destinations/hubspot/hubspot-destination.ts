@@ -65,6 +65,7 @@ export class HubspotDestination implements CrmDestination {
   readonly name = 'hubspot' as const;
   readonly accountId: string;
   readonly batchSize: number;
+  readonly minIntentScore: number;
   /** Inputs per HubSpot batch call (the API maximum, 100). */
   private readonly apiBatch: number;
   /** Company domains already counted in this sync (a company is matched or created once per sync). */
@@ -76,6 +77,7 @@ export class HubspotDestination implements CrmDestination {
   constructor(private readonly o: HubspotDestinationOptions) {
     this.accountId = o.accountId;
     this.batchSize = o.settings.peoplePerWrite;
+    this.minIntentScore = o.settings.priority.minScore;
     this.apiBatch = o.settings.batchSize;
     this.contactProperties = [...new Set(['email', ...o.mapping.contact.map((e) => e.property)])];
     this.companies = new CompanyResolver({

@@ -234,7 +234,7 @@ it('deals: associations read, deals read, and an update that raises only the ope
     ...batchTimes,
     results: [{ id: '7001', properties: { hs_priority: 'high' }, createdAt: NOW, updatedAt: NOW, archived: false }],
   });
-  const result = await prioritizer.prioritize([{ crmRecordId: '501', crmCompanyId: '901', score: 91, topics: ['Marketing ROI'] }], { dryRun: false, intentAt: NOW });
+  const result = await prioritizer.prioritize([{ crmRecordId: '501', crmObjectType: 'contact', crmCompanyId: '901', score: 91, topics: ['Marketing ROI'] }], { dryRun: false, intentAt: NOW });
   expect(result.deals.map((d) => d.dealId)).toEqual(['7001']);
   expect(result.closedDeals).toBe(1);
   for (const call of captured) expect(requestViolations(call.method, call.path, call.body)).toEqual([]);

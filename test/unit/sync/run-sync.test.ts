@@ -17,6 +17,7 @@ class FakeDestination implements CrmDestination {
   readonly name = 'hubspot' as const;
   readonly accountId = 'portal-1';
   readonly batchSize = 50;
+  readonly minIntentScore = 60;
   readonly stats = { byEndpoint: {} as Record<string, number>, rateLimited: 0 };
   readonly written: string[][] = [];
   readonly records = new Map<string, string>();

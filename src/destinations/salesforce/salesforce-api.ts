@@ -1,0 +1,118 @@
+/**
+ * Every Salesforce request of orbit-sync goes through `SalesforceApi`: API-call counts for the summary,
+ * a cap on requests in flight, our own retries, and errors translated into SyncErrors that say what to do.
+ *
+ * jsforce quirks this covers (reference/salesforce.md §1, §3, §8):
+ * - jsforce retries only GET/PUT/HEAD/OPTIONS/DELETE; POST and PATCH (every DML and collections call) are
+ *   never retried. Ours are upserts/updates by key, so retrying a 5xx or a dropped connection is safe.
+ * - a 401 is refreshed and replayed by jsforce when it has a refresh token; a failed refresh surfaces as a
+ *   plain Error "Unable to refresh session due to: …" — turned into AUTH_INVALID asking to re-authorize.
+ * - `REQUEST_LIMIT_EXCEEDED` (403) is the org's daily allocation (or its concurrency limit): not retried;
+ *   it stops the sync as `partial` with the usage jsforce read from `Sforce-Limit-Info`.
+ * - per-record errors carry `statusCode`, not the typed `errorCode` (jsforce issue #1067).
+ */
+import type { Connection, QueryResult, Record as SfRecord } from 'jsforce';
+import type { RetrySettings } from '../../config';
+import { SyncError } from '../../lib/errors';
+import { withRetry } from '../../lib/retry';
+import { RollingLimiter } from '../../lib/rolling-limiter';
+import type { ApiStats } from '../hubspot/hubspot-api';
+
+export interface SalesforceApiOptions {
+  conn: Connection;
+  retry: RetrySettings;
+  maxConcurrent: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface JsforceErrorLike {
+  name?: string;
+  errorCode?: string;
+  message: string;
+  data?: unknown;
+}
+
+function usage(conn: Connection): string {
+  const u = conn.limitInfo.apiUsage;
+  return u ? `${u.used.toLocaleString('en-US')} of ${u.limit.toLocaleString('en-US')} API requests used in the last 24 hours` : 'usage unknown';
+}
+
+/** Translates what jsforce threw into our SyncError. */
+export function classifySalesforceError(err: unknown, context: { endpoint: string; conn: Connection }): SyncError {
+  if (err instanceof SyncError) return err;
+  const e: JsforceErrorLike = err instanceof Error ? err : { message: String(err) };
+  const code = e.errorCode ?? e.name ?? '';
+  const what = `Salesforce refused ${context.endpoint}`;
+  if (/Unable to refresh session/i.test(e.message) || code === 'INVALID_SESSION_ID' || code === 'invalid_grant') {
+    return new SyncError(
+      'AUTH_INVALID',
+      `${what}: ${e.message}. The Salesforce connection needs to be authorized again: reconnect the org (or set fresh SALESFORCE_ACCESS_TOKEN / SALESFORCE_REFRESH_TOKEN).`,
+      { cause: err },
+    );
+  }
+  if (code === 'REQUEST_LIMIT_EXCEEDED') {
+    return new SyncError(
+      'DAILY_LIMIT_REACHED',
+      `${what}: ${e.message} (${usage(context.conn)}). Salesforce counts API requests over a rolling 24 hours; run the same sync again later and it resumes where it stopped.`,
+      { cause: err },
+    );
+  }
+  if (code === 'INSUFFICIENT_ACCESS' || code === 'INSUFFICIENT_ACCESS_OR_READONLY' || code === 'API_DISABLED_FOR_ORG') {
+    return new SyncError('AUTH_FORBIDDEN', `${what}: ${e.message}. Check the integration user's profile and the orbit-sync permission set.`, { cause: err });
+  }
+  if (code === 'INVALID_FIELD' || code === 'INVALID_TYPE' || code === 'NOT_FOUND') {
+    return new SyncError('CRM_SETUP_REQUIRED', `${what}: ${e.message}. Run \`orbit-sync setup salesforce\`.`, { cause: err });
+  }
+  const transient =
+    code === 'UNABLE_TO_LOCK_ROW' ||
+    code === 'SERVER_UNAVAILABLE' ||
+    /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|fetch failed|50[0234]/i.test(`${code} ${e.message}`);
+  if (transient) return new SyncError('UPSTREAM_5XX', `${what}: ${e.message}`, { retryable: true, cause: err });
+  return new SyncError('BAD_REQUEST', `${what}: ${code ? `${code}: ` : ''}${e.message}`, { cause: err });
+}
+
+export class SalesforceApi {
+  readonly stats: ApiStats = { byEndpoint: {}, rateLimited: 0 };
+  private readonly limiter: RollingLimiter;
+
+  constructor(private readonly o: SalesforceApiOptions) {
+    // Salesforce has no per-second budget; it caps long concurrent requests (25 per org). Requests in flight are capped.
+    this.limiter = new RollingLimiter({ max: Number.MAX_SAFE_INTEGER, intervalMs: 1000, maxConcurrent: o.maxConcurrent });
+  }
+
+  get conn(): Connection {
+    return this.o.conn;
+  }
+
+  /** One request (counted under `endpoint`), retried on transient failures. */
+  async call<T>(endpoint: string, send: () => Promise<T>): Promise<T> {
+    return withRetry(
+      () =>
+        this.limiter.schedule(async () => {
+          this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1;
+          try {
+            return await send();
+          } catch (err) {
+            throw classifySalesforceError(err, { endpoint, conn: this.o.conn });
+          }
+        }),
+      { settings: this.o.retry, ...(this.o.sleep && { sleep: this.o.sleep }) },
+    );
+  }
+
+  /** A SOQL query with every page fetched, each page counted as one call. */
+  async queryAll<T extends SfRecord>(soql: string, endpoint = 'GET /query'): Promise<T[]> {
+    const conn = this.o.conn;
+    // jsforce's Query is a thenable, not a Promise: await it inside.
+    const first = await this.call(endpoint, async (): Promise<QueryResult<T>> => await conn.query<T>(soql, { autoFetch: false }));
+    const records = [...first.records];
+    let next = first.done ? undefined : first.nextRecordsUrl;
+    while (next !== undefined) {
+      const locator = next;
+      const page = await this.call(`${endpoint}More`, async (): Promise<QueryResult<T>> => await conn.queryMore<T>(locator));
+      records.push(...page.records);
+      next = page.done ? undefined : page.nextRecordsUrl;
+    }
+    return records;
+  }
+}

@@ -1,0 +1,431 @@
+/**
+ * The Salesforce destination: Contacts and Leads, Accounts and Opportunities, on jsforce 3.
+ *
+ * One `writeBatch` (≤ `salesforce.peoplePerWrite` people):
+ * 1. Resolve (DESIGN.md, identity): every email of every person, in SOQL chunks sized by URL length
+ *    (soql.ts): a Contact with one of the person's emails wins; else a Lead that is not converted; a
+ *    converted Lead is followed to its Contact and never written itself; else the person becomes a new
+ *    Lead. Emails are tried in the person's rank order (primary, business, personal).
+ * 2. Plan: the mapping's policies against the values read — `contact` fields for Contacts, `lead` fields
+ *    for Leads; a new Lead gets `LastName`/`Company` fallbacks when Leadpipe has none (both required).
+ *    Nothing to change → no write.
+ * 3. Write with sObject Collections, 200 per call, `allOrNone: false`, results read per record in order:
+ *    Contacts and existing Leads updated by Id, new Leads upserted on the external id
+ *    `Leadpipe_Hashed_Email__c` (unique), so a retried or resumed create finds the Lead it made.
+ *    `UNABLE_TO_LOCK_ROW` records are sent again (up to the retry settings); other record errors are kept
+ *    with Salesforce's `statusCode` and message (`DUPLICATES_DETECTED` included; the opt-in
+ *    `allowSaveOnDuplicates` sends the duplicate-rule allow-save header).
+ * Prioritize: Accounts of the people's Contacts get the rolled-up intent; open Opportunities found
+ * through `OpportunityContactRole` and through those Accounts get `Leadpipe_Intent_Score__c` and
+ * `Leadpipe_Priority__c` by the thresholds (never lowered by default); closed ones are left alone.
+ */
+import type { Record as SfRecord, SaveResult, UpsertResult } from 'jsforce';
+import { z } from 'zod';
+import type { SalesforceSettings } from '../../config';
+import { SyncError } from '../../lib/errors';
+import { chunks } from '../../lib/chunks';
+import type { Logger } from '../../lib/logger';
+import { applyPolicy, type FieldChange } from '../../mapping/apply-policy';
+import type { Mapping, MappingEntry } from '../../mapping/mapping-schema';
+import { TOPIC_SEPARATOR } from '../../mapping/map-person';
+import { isWritten, type BatchResult, type CrmDestination, type DealChange, type PersonIntent, type PlannedPerson, type PrioritizeResult, type WriteOptions, type WriteOutcome } from '../destination';
+import type { SalesforceApi } from './salesforce-api';
+import { inQueries } from './soql';
+
+export const HASH_FIELD = 'Leadpipe_Hashed_Email__c';
+export const PRIORITY_FIELD = 'Leadpipe_Priority__c';
+const INTENT_FIELDS = ['Leadpipe_Intent_Score__c', 'Leadpipe_Intent_Topics__c', 'Leadpipe_Last_Intent_At__c'] as const;
+
+export interface SalesforceDestinationOptions {
+  api: SalesforceApi;
+  orgId: string;
+  mapping: Mapping;
+  settings: SalesforceSettings;
+  maxTopics: number;
+  logger?: Logger;
+}
+
+type SfObject = 'Contact' | 'Lead';
+
+interface Target {
+  object: SfObject;
+  /** Null for a Lead to create. */
+  record: SfRecord | null;
+}
+
+interface Write {
+  planned: PlannedPerson;
+  object: SfObject;
+  id: string | null;
+  properties: Record<string, string>;
+  accountId: string | null;
+}
+
+interface SfRecordError {
+  statusCode?: string;
+  errorCode?: string;
+  message?: string;
+  fields?: string[];
+}
+
+const lower = (v: unknown): string => (typeof v === 'string' ? v.trim().toLowerCase() : '');
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null);
+
+/** A record's current values as strings (what apply-policy compares). */
+function currentValues(record: SfRecord | null): Record<string, string | null> | undefined {
+  if (record === null) return undefined;
+  const out: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(record)) if (k !== 'attributes') out[k] = str(v);
+  return out;
+}
+
+function recordErrorText(errors: readonly SfRecordError[]): { code: string; message: string } {
+  const first = errors[0];
+  const code = first?.statusCode ?? first?.errorCode ?? 'UNKNOWN_ERROR';
+  const message = errors.map((e) => `${e.statusCode ?? e.errorCode ?? 'ERROR'}: ${e.message ?? ''}${e.fields && e.fields.length > 0 ? ` (${e.fields.join(', ')})` : ''}`).join('; ');
+  return { code, message };
+}
+
+export class SalesforceDestination implements CrmDestination {
+  readonly name = 'salesforce' as const;
+  readonly accountId: string;
+  readonly batchSize: number;
+  readonly minIntentScore: number;
+  private priorityValues: { high?: string; medium?: string; low?: string } = {};
+
+  constructor(private readonly o: SalesforceDestinationOptions) {
+    this.accountId = o.orgId;
+    this.batchSize = o.settings.peoplePerWrite;
+    this.minIntentScore = o.settings.priority.minScore;
+  }
+
+  get stats(): SalesforceApi['stats'] {
+    return this.o.api.stats;
+  }
+
+  private fieldsOf(entries: readonly MappingEntry[]): string[] {
+    return entries.map((e) => e.property);
+  }
+
+  async prepare(): Promise<void> {
+    const { api, mapping } = this.o;
+    const wanted: Record<string, string[]> = {
+      Contact: [...this.fieldsOf(mapping.contact), 'AccountId'],
+      Lead: [...this.fieldsOf(mapping.lead), 'IsConverted', 'ConvertedContactId'],
+      Account: ['Name', ...INTENT_FIELDS],
+      Opportunity: ['StageName', 'IsClosed', 'AccountId', ...INTENT_FIELDS, PRIORITY_FIELD],
+    };
+    const missing: string[] = [];
+    for (const [object, fields] of Object.entries(wanted)) {
+      const raw: unknown = await api.call(`GET /sobjects/${object}/describe`, () => api.conn.describe(object));
+      const describe = Describe.safeParse(raw);
+      if (!describe.success) throw new SyncError('BAD_RESPONSE', `Salesforce's describe of ${object} is not what its API documents.`);
+      const names = new Map(describe.data.fields.map((f) => [f.name, f]));
+      for (const f of fields) if (!names.has(f)) missing.push(`${object}.${f}`);
+      const priority = object === 'Opportunity' ? names.get(PRIORITY_FIELD) : undefined;
+      for (const p of priority?.picklistValues ?? []) {
+        const level = (['high', 'medium', 'low'] as const).find((l) => new RegExp(`\\b${l}\\b`, 'i').test(`${p.value} ${p.label ?? ''}`));
+        if (level !== undefined && p.active !== false) this.priorityValues[level] ??= p.value;
+      }
+    }
+    if (missing.length > 0) {
+      throw new SyncError('CRM_SETUP_REQUIRED', `Salesforce org ${this.accountId} is missing fields orbit-sync writes: ${missing.join(', ')}. Run \`orbit-sync setup salesforce\` first.`);
+    }
+  }
+
+  async writeBatch(batch: readonly PlannedPerson[], options: WriteOptions): Promise<BatchResult> {
+    if (batch.length > this.batchSize) throw new SyncError('INTERNAL', `writeBatch takes at most ${this.batchSize} people, got ${batch.length}`);
+    const targets = await this.resolve(batch);
+    const outcomes = new Map<string, WriteOutcome>();
+    const writes: Write[] = [];
+    const claimed = new Map<string, number>();
+    for (const planned of batch) {
+      const target = targets.get(planned.key) ?? { object: 'Lead', record: null };
+      const claim = target.record?.Id ?? `new:${planned.key}`;
+      const owner = claimed.get(claim);
+      if (owner !== undefined) {
+        outcomes.set(planned.key, {
+          kind: 'skipped',
+          key: planned.key,
+          code: 'DUPLICATE_CONTACT',
+          message: `This person matches the same Salesforce ${target.object} ${target.record?.Id ?? ''} as another person of the run (line ${owner}); only the first is written.`,
+          retryable: false,
+        });
+        continue;
+      }
+      claimed.set(claim, planned.person.line);
+      const entries = target.object === 'Contact' ? this.o.mapping.contact : this.o.mapping.lead;
+      const mapped = (target.object === 'Contact' ? planned.mapped.contact : planned.mapped.lead) ?? planned.mapped.contact;
+      const policy = applyPolicy(mapped, currentValues(target.record), entries);
+      if (target.record === null) this.leadFallbacks(planned, policy.properties, policy.changes);
+      if (target.object === 'Lead' && this.o.settings.leadRating) this.rating(planned, target.record, policy.properties, policy.changes);
+      const id = target.record?.Id ?? null;
+      const accountId = str(target.record?.AccountId) ?? null;
+      outcomes.set(planned.key, {
+        kind: target.record === null ? 'created' : Object.keys(policy.properties).length > 0 ? 'updated' : 'unchanged',
+        key: planned.key,
+        crmRecordId: id,
+        crmObjectType: target.object === 'Contact' ? 'contact' : 'lead',
+        crmCompanyId: accountId,
+        changes: policy.changes,
+        kept: policy.kept,
+      });
+      if (target.record === null || Object.keys(policy.properties).length > 0) writes.push({ planned, object: target.object, id, properties: policy.properties, accountId });
+    }
+    if (!options.dryRun) await this.write(writes, outcomes);
+    return { outcomes: batch.map((p) => outcomes.get(p.key) as WriteOutcome), companies: { matched: 0, created: 0 }, associations: 0 };
+  }
+
+  /** Required Lead fields Leadpipe may not have (LastName, Company): configurable placeholders. */
+  private leadFallbacks(planned: PlannedPerson, properties: Record<string, string>, changes: FieldChange[]): void {
+    const defaults = this.o.settings.leadDefaults;
+    const fill = (field: string, value: string): void => {
+      if (properties[field] !== undefined) return;
+      properties[field] = value;
+      changes.push({ property: field, before: null, after: value, policy: 'ifEmpty' });
+    };
+    fill('LastName', defaults.lastName);
+    fill('Company', planned.person.company.name ?? planned.person.company.domain ?? defaults.company);
+  }
+
+  private rating(planned: PlannedPerson, record: SfRecord | null, properties: Record<string, string>, changes: FieldChange[]): void {
+    const { tiers } = this.o.mapping;
+    const value = planned.person.score >= tiers.hot ? 'Hot' : planned.person.score >= tiers.warm ? 'Warm' : 'Cold';
+    const before = str(record?.Rating);
+    if (before === value) return;
+    properties.Rating = value;
+    changes.push({ property: 'Rating', before, after: value, policy: 'always' });
+  }
+
+  /** person key → the record to write (Contact, unconverted Lead) or a Lead to create (record null). */
+  private async resolve(batch: readonly PlannedPerson[]): Promise<Map<string, Target>> {
+    const { api, mapping } = this.o;
+    const emails = batch.flatMap((p) => p.person.emails.map((e) => e.address));
+    const contactFields = ['Id', 'Email', 'AccountId', 'CreatedDate', ...this.fieldsOf(mapping.contact)];
+    const leadFields = ['Id', 'Email', 'IsConverted', 'ConvertedContactId', 'CreatedDate', ...this.fieldsOf(mapping.lead), ...(this.o.settings.leadRating ? ['Rating'] : [])];
+    const oldestFirst = (a: SfRecord, b: SfRecord): number => String(a.CreatedDate ?? '').localeCompare(String(b.CreatedDate ?? '')) || String(a.Id).localeCompare(String(b.Id));
+
+    const contactByEmail = new Map<string, SfRecord>();
+    const contactById = new Map<string, SfRecord>();
+    for (const q of inQueries('Contact', contactFields, 'Email', emails)) {
+      for (const c of (await api.queryAll<SfRecord>(q, 'GET /query Contact')).sort(oldestFirst)) {
+        if (!contactByEmail.has(lower(c.Email))) contactByEmail.set(lower(c.Email), c);
+        if (c.Id) contactById.set(c.Id, c);
+      }
+    }
+    const withoutContact = batch.filter((p) => !p.person.emails.some((e) => contactByEmail.has(e.address)));
+    const leadByEmail = new Map<string, SfRecord>();
+    for (const q of inQueries('Lead', leadFields, 'Email', withoutContact.flatMap((p) => p.person.emails.map((e) => e.address)))) {
+      for (const l of (await api.queryAll<SfRecord>(q, 'GET /query Lead')).sort(oldestFirst)) {
+        const key = lower(l.Email);
+        const existing = leadByEmail.get(key);
+        // An open Lead wins over a converted one with the same email.
+        if (!existing || (existing.IsConverted === true && l.IsConverted !== true)) leadByEmail.set(key, l);
+      }
+    }
+    const convertedTo = [...leadByEmail.values()].map((l) => str(l.ConvertedContactId)).filter((id): id is string => id !== null && !contactById.has(id));
+    for (const q of inQueries('Contact', contactFields, 'Id', convertedTo)) {
+      for (const c of await api.queryAll<SfRecord>(q, 'GET /query Contact')) if (c.Id) contactById.set(c.Id, c);
+    }
+
+    const targets = new Map<string, Target>();
+    for (const p of batch) {
+      const addresses = p.person.emails.map((e) => e.address);
+      const contact = addresses.map((a) => contactByEmail.get(a)).find((c) => c !== undefined);
+      if (contact) {
+        targets.set(p.key, { object: 'Contact', record: contact });
+        continue;
+      }
+      const leads = addresses.map((a) => leadByEmail.get(a)).filter((l): l is SfRecord => l !== undefined);
+      const open = leads.find((l) => l.IsConverted !== true);
+      if (open) {
+        targets.set(p.key, { object: 'Lead', record: open });
+        continue;
+      }
+      const converted = leads.map((l) => contactById.get(str(l.ConvertedContactId) ?? '')).find((c) => c !== undefined);
+      targets.set(p.key, converted ? { object: 'Contact', record: converted } : { object: 'Lead', record: null });
+    }
+    return targets;
+  }
+
+  private dmlOptions(): { allOrNone: false; headers?: Record<string, string> } {
+    return { allOrNone: false, ...(this.o.settings.allowSaveOnDuplicates && { headers: { 'Sforce-Duplicate-Rule-Header': 'allowSave=true' } }) };
+  }
+
+  private async write(writes: readonly Write[], outcomes: Map<string, WriteOutcome>): Promise<void> {
+    const groups: Array<{ object: SfObject; kind: 'update' | 'upsert'; items: Write[] }> = [
+      { object: 'Contact', kind: 'update', items: writes.filter((w) => w.object === 'Contact' && w.id !== null) },
+      { object: 'Lead', kind: 'update', items: writes.filter((w) => w.object === 'Lead' && w.id !== null) },
+      { object: 'Lead', kind: 'upsert', items: writes.filter((w) => w.object === 'Lead' && w.id === null) },
+    ];
+    for (const group of groups) {
+      let pending = group.items;
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        const locked: Write[] = [];
+        for (const part of chunks(pending, this.o.settings.collectionSize)) {
+          const results = await this.send(group.object, group.kind, part);
+          part.forEach((w, i) => {
+            const r = results[i];
+            const outcome = outcomes.get(w.planned.key);
+            if (!outcome || !isWritten(outcome)) return;
+            if (r?.success) {
+              outcome.crmRecordId = r.id ?? w.id;
+              if (group.kind === 'upsert' && 'created' in r && r.created === false) outcome.kind = 'updated';
+              return;
+            }
+            const { code, message } = recordErrorText((r?.errors ?? []));
+            if (code === 'UNABLE_TO_LOCK_ROW' && attempt < this.o.settings.retry.maxAttempts) {
+              locked.push(w);
+              return;
+            }
+            outcomes.set(w.planned.key, {
+              kind: 'failed',
+              key: w.planned.key,
+              code: 'CRM_RECORD_REJECTED',
+              message: r ? message : 'Salesforce returned no result for this record',
+              retryable: !r || code === 'UNABLE_TO_LOCK_ROW',
+            });
+          });
+        }
+        pending = locked;
+      }
+    }
+  }
+
+  private async send(object: SfObject, kind: 'update' | 'upsert', part: readonly Write[]): Promise<Array<SaveResult | UpsertResult>> {
+    const { api } = this.o;
+    const sobject = api.conn.sobject(object);
+    if (kind === 'update') {
+      const records = part.map((w) => ({ Id: w.id as string, ...w.properties }));
+      return api.call(`PATCH /composite/sobjects (${object} update)`, () => sobject.update(records, this.dmlOptions()));
+    }
+    const records = part.map((w) => ({ ...w.properties, [HASH_FIELD]: w.properties[HASH_FIELD] ?? w.planned.key }));
+    return api.call(`PATCH /composite/sobjects/${object}/${HASH_FIELD}`, () => sobject.upsert(records, HASH_FIELD, this.dmlOptions()));
+  }
+
+  async prioritize(intents: readonly PersonIntent[], options: WriteOptions): Promise<PrioritizeResult> {
+    const { api, maxTopics } = this.o;
+    const result: PrioritizeResult = { deals: [], unchangedDeals: 0, closedDeals: 0 };
+    const contacts = intents.filter((i) => i.crmObjectType === 'contact');
+    const roll = (target: Map<string, { score: number; topics: string[] }>, id: string, i: PersonIntent): void => {
+      const cur = target.get(id) ?? { score: 0, topics: [] };
+      cur.score = Math.max(cur.score, i.score);
+      for (const t of i.topics) if (cur.topics.length < maxTopics && !cur.topics.some((x) => x.toLowerCase() === t.toLowerCase())) cur.topics.push(t);
+      target.set(id, cur);
+    };
+    const sorted = [...contacts].sort((a, b) => b.score - a.score);
+    const byAccount = new Map<string, { score: number; topics: string[] }>();
+    const byContact = new Map<string, { score: number; topics: string[] }>();
+    for (const i of sorted) {
+      roll(byContact, i.crmRecordId, i);
+      if (i.crmCompanyId !== null) roll(byAccount, i.crmCompanyId, i);
+    }
+
+    // 1. Accounts: the rolled-up intent.
+    const accountUpdates: Array<{ Id: string } & Record<string, string>> = [];
+    for (const q of inQueries('Account', ['Id', ...INTENT_FIELDS], 'Id', [...byAccount.keys()])) {
+      for (const a of await api.queryAll<SfRecord>(q, 'GET /query Account')) {
+        const intent = a.Id ? byAccount.get(a.Id) : undefined;
+        if (!a.Id || !intent) continue;
+        const policy = applyPolicy(this.intentValues(intent), currentValues(a), INTENT_ENTRIES);
+        if (policy.changes.length > 0) accountUpdates.push({ Id: a.Id, ...policy.properties, Leadpipe_Last_Intent_At__c: options.intentAt });
+      }
+    }
+    if (!options.dryRun) await this.update('Account', accountUpdates);
+
+    // 2. Opportunities: through contact roles and through the Accounts.
+    const byOpp = new Map<string, { score: number; topics: string[] }>();
+    for (const q of inQueries('OpportunityContactRole', ['OpportunityId', 'ContactId'], 'ContactId', [...byContact.keys()])) {
+      for (const r of await api.queryAll<SfRecord>(q, 'GET /query OpportunityContactRole')) {
+        const intent = byContact.get(str(r.ContactId) ?? '');
+        const opp = str(r.OpportunityId);
+        if (intent && opp) roll(byOpp, opp, { crmRecordId: opp, crmObjectType: 'opportunity', crmCompanyId: null, ...intent });
+      }
+    }
+    const opportunityFields = ['Id', 'Name', 'IsClosed', 'AccountId', ...INTENT_FIELDS, PRIORITY_FIELD];
+    const opps = new Map<string, SfRecord>();
+    for (const q of inQueries('Opportunity', opportunityFields, 'AccountId', [...byAccount.keys()])) {
+      for (const o of await api.queryAll<SfRecord>(q, 'GET /query Opportunity')) if (o.Id) opps.set(o.Id, o);
+    }
+    for (const [id, o] of opps) {
+      const intent = byAccount.get(str(o.AccountId) ?? '');
+      if (intent) roll(byOpp, id, { crmRecordId: id, crmObjectType: 'opportunity', crmCompanyId: null, ...intent });
+    }
+    const missing = [...byOpp.keys()].filter((id) => !opps.has(id));
+    for (const q of inQueries('Opportunity', opportunityFields, 'Id', missing)) {
+      for (const o of await api.queryAll<SfRecord>(q, 'GET /query Opportunity')) if (o.Id) opps.set(o.Id, o);
+    }
+    const oppUpdates: Array<{ Id: string } & Record<string, string>> = [];
+    const changed = new Map<string, DealChange>();
+    for (const [id, intent] of byOpp) {
+      const o = opps.get(id);
+      if (!o) continue;
+      if (o.IsClosed === true) {
+        result.closedDeals += 1;
+        continue;
+      }
+      const wanted = this.intentValues(intent);
+      const raise = this.priorityChange(str(o[PRIORITY_FIELD]), intent.score);
+      if (raise !== undefined) wanted[PRIORITY_FIELD] = raise;
+      const policy = applyPolicy(wanted, currentValues(o), [...INTENT_ENTRIES, { property: PRIORITY_FIELD, source: 'intent.tier', policy: 'always', type: 'string' }]);
+      if (policy.changes.length === 0) {
+        result.unchangedDeals += 1;
+        continue;
+      }
+      oppUpdates.push({ Id: id, ...policy.properties, Leadpipe_Last_Intent_At__c: options.intentAt });
+      changed.set(id, { dealId: id, name: str(o.Name), changes: policy.changes, priorityRaised: raise !== undefined });
+    }
+    const ok = options.dryRun ? new Set(changed.keys()) : await this.update('Opportunity', oppUpdates);
+    result.deals = [...changed.values()].filter((d) => ok.has(d.dealId));
+    return result;
+  }
+
+  private intentValues(intent: { score: number; topics: string[] }): Record<string, string> {
+    return { Leadpipe_Intent_Score__c: String(intent.score), Leadpipe_Intent_Topics__c: intent.topics.join(TOPIC_SEPARATOR) };
+  }
+
+  private priorityChange(current: string | null, score: number): string | undefined {
+    const { high, medium, lowerPriority } = this.o.settings.priority;
+    const level = score >= high ? 'high' : score >= medium ? 'medium' : undefined;
+    const target = level === undefined ? undefined : this.priorityValues[level];
+    if (level === undefined || target === undefined) return undefined;
+    if (current === null) return target;
+    const rankOf = (v: string): number | undefined => (['low', 'medium', 'high'] as const).findIndex((l) => this.priorityValues[l] === v) + 1 || undefined;
+    const currentRank = rankOf(current);
+    const targetRank = rankOf(target) ?? 0;
+    if (currentRank === undefined) return undefined; // a value we do not know was set on purpose
+    if (currentRank < targetRank || (lowerPriority && currentRank > targetRank)) return target;
+    return undefined;
+  }
+
+  /** Updates by Id, 200 per call; returns the ids written. Record errors are logged (prioritizing is best effort). */
+  private async update(object: 'Account' | 'Opportunity', records: ReadonlyArray<{ Id: string } & Record<string, string>>): Promise<Set<string>> {
+    const { api } = this.o;
+    const ok = new Set<string>();
+    for (const part of chunks(records, this.o.settings.collectionSize)) {
+      const results = await api.call(`PATCH /composite/sobjects (${object} update)`, () => api.conn.sobject(object).update([...part], this.dmlOptions()));
+      part.forEach((r, i) => {
+        const res = results[i];
+        if (res?.success) ok.add(r.Id);
+        else this.o.logger?.warn(`${object} update refused by Salesforce`, { id: r.Id, ...recordErrorText((res?.errors ?? [])) });
+      });
+    }
+    return ok;
+  }
+}
+
+const Describe = z.looseObject({
+  fields: z.array(
+    z.looseObject({
+      name: z.string(),
+      picklistValues: z
+        .array(z.looseObject({ value: z.string(), label: z.string().nullish(), active: z.boolean().optional() }))
+        .nullish(),
+    }),
+  ),
+});
+
+const INTENT_ENTRIES: readonly MappingEntry[] = [
+  { property: 'Leadpipe_Intent_Score__c', source: 'intent.score', policy: 'always', type: 'number' },
+  { property: 'Leadpipe_Intent_Topics__c', source: 'intent.topics', policy: 'always', type: 'string' },
+];
