@@ -72,8 +72,8 @@ export function buildProgram(getConfig: () => Config): Command {
 
   program
     .command('setup')
-    .description('Create the custom properties orbit-sync writes (group "leadpipe" on contacts, companies, deals). Idempotent.')
-    .argument('<crm>', 'hubspot (salesforce lands with issue #4)')
+    .description('Create the custom properties/fields orbit-sync writes (HubSpot: group "leadpipe"; Salesforce: Leadpipe_*__c fields and a permission set). Idempotent.')
+    .argument('<crm>', 'hubspot or salesforce')
     .option('--json', 'print what was created as JSON')
     .action(async (crm: string, opts: { json?: boolean }) => {
       const config = getConfig();
@@ -91,7 +91,7 @@ export function buildProgram(getConfig: () => Config): Command {
     .option('--audience <id>', 'the Leadpipe audience to sync')
     .option('--run <id>', 'the run to sync (default: the audience’s newest completed run)')
     .option('--file <export.csv>', 'sync a run export on disk instead of reading Leadpipe')
-    .requiredOption('--to <crm>', 'the destination: hubspot')
+    .requiredOption('--to <crm>', 'the destination: hubspot or salesforce')
     .option('--dry-run', 'read the CRM and print what would change, field by field; write nothing')
     .option('--json', 'print the sync summary as one JSON object on stdout')
     .action(async (opts: { audience?: string; run?: string; file?: string; to: string; dryRun?: boolean; json?: boolean }) => {

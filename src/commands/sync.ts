@@ -11,6 +11,11 @@ import type { Config } from '../config';
 import { connectHubspot, type HubspotConnection } from '../destinations/hubspot/connect';
 import { HubspotDestination } from '../destinations/hubspot/hubspot-destination';
 import { setupHubspot, type SetupReport } from '../destinations/hubspot/setup';
+import type { CrmDestination } from '../destinations/destination';
+import { connectSalesforce } from '../destinations/salesforce/connect';
+import { SalesforceDestination } from '../destinations/salesforce/salesforce-destination';
+import { setupSalesforce, type SalesforceSetupReport } from '../destinations/salesforce/setup';
+import type { Mapping } from '../mapping/mapping-schema';
 import { FixConfigurationError, SyncError } from '../lib/errors';
 import { isLoopbackHost } from '../lib/is-loopback';
 import type { Logger } from '../lib/logger';
@@ -56,6 +61,32 @@ export async function openHubspotTarget(config: Config, store: Store, logger?: L
     ...(logger && { logger }),
   });
   return { hubspot, connectionId: connection.id, destination };
+}
+
+export interface Target {
+  connectionId: string;
+  destination: CrmDestination;
+  mapping: Mapping;
+}
+
+export type Crm = 'hubspot' | 'salesforce';
+
+/** Connects to the org, records the connection (one per org) and builds the destination. */
+export async function openSalesforceTarget(config: Config, store: Store, logger?: Logger): Promise<Target> {
+  const mapping = loadMapping('salesforce', config.configDir);
+  const sf = await connectSalesforce(config, {
+    // CLI tokens come from the environment: a refreshed one lives as long as this process.
+    onTokens: (t) => logger?.info('Salesforce access token refreshed', { rotatedRefreshToken: t.refreshToken !== undefined }),
+  });
+  const connection = await createConnections(store.db).create({ crm: 'salesforce', accountId: sf.orgId });
+  const destination = new SalesforceDestination({ api: sf.api, orgId: sf.orgId, mapping, settings: config.salesforce, maxTopics: config.sync.maxTopics, ...(logger && { logger }) });
+  return { connectionId: connection.id, destination, mapping };
+}
+
+export async function openTarget(crm: Crm, config: Config, store: Store, logger?: Logger): Promise<Target> {
+  if (crm === 'salesforce') return openSalesforceTarget(config, store, logger);
+  const target = await openHubspotTarget(config, store, logger);
+  return { connectionId: target.connectionId, destination: target.destination, mapping: loadMapping('hubspot', config.configDir) };
 }
 
 export function leadpipeClientFor(config: Config, logger?: Logger): LeadpipeClient {
@@ -130,13 +161,13 @@ export function formatDuration(ms: number): string {
   return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
-function checkDestination(to: string): void {
-  if (to === 'salesforce') throw new SyncError('BAD_REQUEST', 'The Salesforce destination is not built yet (issue #4); use --to hubspot.');
-  if (to !== 'hubspot') throw new SyncError('BAD_REQUEST', `--to must be hubspot or salesforce, got "${to}".`);
+function checkDestination(to: string): Crm {
+  if (to !== 'hubspot' && to !== 'salesforce') throw new SyncError('BAD_REQUEST', `The destination must be hubspot or salesforce, got "${to}".`);
+  return to;
 }
 
 export async function runSyncCommand(options: SyncCommandOptions, config: Config, io: Io): Promise<{ code: number; summary: SyncSummary }> {
-  checkDestination(options.to);
+  const crm = checkDestination(options.to);
   if ((options.audience === undefined) === (options.file === undefined)) {
     throw new SyncError('BAD_REQUEST', 'Name what to sync: --audience <id> [--run <id>], or --file <export.csv> (not both).');
   }
@@ -148,11 +179,11 @@ export async function runSyncCommand(options: SyncCommandOptions, config: Config
       options.file !== undefined
         ? { kind: 'file', path: options.file }
         : await audienceSource(leadpipeClientFor(config, io.logger), options.audience as string, options.run);
-    const target = await openHubspotTarget(config, store, io.logger);
+    const target = await openTarget(crm, config, store, io.logger);
     const summary = await runSync({
       db: store.db,
       config,
-      mapping: loadMapping('hubspot', config.configDir),
+      mapping: target.mapping,
       destination: target.destination,
       connectionId: target.connectionId,
       source,
@@ -169,8 +200,19 @@ export async function runSyncCommand(options: SyncCommandOptions, config: Config
   }
 }
 
-export async function runSetupCommand(crm: string, config: Config, io: Io & { json?: boolean }): Promise<SetupReport> {
-  checkDestination(crm);
+export async function runSetupCommand(crmName: string, config: Config, io: Io & { json?: boolean }): Promise<SetupReport | SalesforceSetupReport> {
+  const crm = checkDestination(crmName);
+  if (crm === 'salesforce') {
+    const sf = await connectSalesforce(config);
+    const report = await setupSalesforce(sf.api);
+    if (io.json) io.stdout.write(JSON.stringify({ orgId: sf.orgId, ...report }) + '\n');
+    else {
+      io.stdout.write(`Salesforce org ${sf.orgId}: ${report.created.length} created, ${report.existing.length} already there (custom fields and permission set ${report.permissionSet})\n`);
+      for (const name of report.created) io.stdout.write(`  created  ${name}\n`);
+      io.stdout.write(`Assign the permission set "${report.permissionSet}" to the user orbit-sync connects as.\n`);
+    }
+    return report;
+  }
   const mapping = loadMapping('hubspot', config.configDir);
   const hubspot = await connectHubspot(config);
   const report = await setupHubspot(hubspot.client, hubspot.api, mapping);
