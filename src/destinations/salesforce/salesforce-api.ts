@@ -12,6 +12,8 @@
  * - per-record errors carry `statusCode`, not the typed `errorCode` (jsforce issue #1067).
  */
 import type { Connection, QueryResult, Record as SfRecord } from 'jsforce';
+import { z } from 'zod';
+import { chunks } from '../../lib/chunks';
 import type { RetrySettings } from '../../config';
 import { SyncError } from '../../lib/errors';
 import { withRetry } from '../../lib/retry';
@@ -71,6 +73,19 @@ export function classifySalesforceError(err: unknown, context: { endpoint: strin
   return new SyncError('BAD_REQUEST', `${what}: ${code ? `${code}: ` : ''}${e.message}`, { cause: err });
 }
 
+/**
+ * Queries per Composite request. The Composite resource takes 25 subrequests and "the entire series of
+ * requests counts as a single call toward your API limits" (developer.salesforce.com, resources-composite-
+ * composite-post). [INFER] 5 keeps well inside any per-request query cap we could not confirm.
+ */
+export const QUERIES_PER_COMPOSITE = 5;
+
+const CompositeResponse = z.looseObject({
+  compositeResponse: z.array(z.looseObject({ body: z.unknown(), httpStatusCode: z.number(), referenceId: z.string() })),
+});
+const QueryPage = z.looseObject({ done: z.boolean(), records: z.array(z.looseObject({})), nextRecordsUrl: z.string().optional() });
+const SubrequestErrors = z.array(z.looseObject({ errorCode: z.string().optional(), message: z.string().optional() }));
+
 export class SalesforceApi {
   readonly stats: ApiStats = { byEndpoint: {}, rateLimited: 0 };
   private readonly limiter: RollingLimiter;
@@ -98,6 +113,50 @@ export class SalesforceApi {
         }),
       { settings: this.o.retry, ...(this.o.sleep && { sleep: this.o.sleep }) },
     );
+  }
+
+  /**
+   * Several SOQL queries in as few calls as possible: up to QUERIES_PER_COMPOSITE per Composite request
+   * (one API call for all of them), further pages fetched with queryMore. Records in query order.
+   */
+  async queryMany<T extends SfRecord>(queries: readonly string[], label: string): Promise<T[]> {
+    const conn = this.o.conn;
+    const out: T[] = [];
+    for (const group of chunks(queries, QUERIES_PER_COMPOSITE)) {
+      if (group.length === 1) {
+        out.push(...(await this.queryAll<T>(group[0] as string, `GET /query ${label}`)));
+        continue;
+      }
+      const base = `/services/data/v${conn.version}`;
+      const body = {
+        allOrNone: false,
+        compositeRequest: group.map((q, i) => ({ method: 'GET', url: `${base}/query?q=${encodeURIComponent(q)}`, referenceId: `q${i}` })),
+      };
+      const raw: unknown = await this.call(`POST /composite (queries: ${label})`, () =>
+        conn.request<unknown>({ method: 'POST', url: `${base}/composite`, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      );
+      const parsed = CompositeResponse.safeParse(raw);
+      if (!parsed.success) throw new SyncError('BAD_RESPONSE', `Salesforce's Composite answer (${label}) is not what its API documents.`);
+      for (const sub of parsed.data.compositeResponse) {
+        if (sub.httpStatusCode !== 200) {
+          const errors = SubrequestErrors.safeParse(sub.body);
+          const first = errors.success ? errors.data[0] : undefined;
+          const error = Object.assign(new Error(first?.message ?? `subrequest ${sub.referenceId} answered ${sub.httpStatusCode}`), { errorCode: first?.errorCode });
+          throw classifySalesforceError(error, { endpoint: `POST /composite (queries: ${label})`, conn });
+        }
+        const page = QueryPage.safeParse(sub.body);
+        if (!page.success) throw new SyncError('BAD_RESPONSE', `Salesforce's query answer (${label}) is not what its API documents.`);
+        out.push(...(page.data.records as T[]));
+        let next = page.data.done ? undefined : page.data.nextRecordsUrl;
+        while (next !== undefined) {
+          const locator = next;
+          const more = await this.call(`GET /query ${label}More`, async (): Promise<QueryResult<T>> => await conn.queryMore<T>(locator));
+          out.push(...more.records);
+          next = more.done ? undefined : more.nextRecordsUrl;
+        }
+      }
+    }
+    return out;
   }
 
   /** A SOQL query with every page fetched, each page counted as one call. */

@@ -207,26 +207,21 @@ export class SalesforceDestination implements CrmDestination {
 
     const contactByEmail = new Map<string, SfRecord>();
     const contactById = new Map<string, SfRecord>();
-    for (const q of inQueries('Contact', contactFields, 'Email', emails)) {
-      for (const c of (await api.queryAll<SfRecord>(q, 'GET /query Contact')).sort(oldestFirst)) {
-        if (!contactByEmail.has(lower(c.Email))) contactByEmail.set(lower(c.Email), c);
-        if (c.Id) contactById.set(c.Id, c);
-      }
+    for (const c of (await api.queryMany<SfRecord>(inQueries('Contact', contactFields, 'Email', emails), 'Contact')).sort(oldestFirst)) {
+      if (!contactByEmail.has(lower(c.Email))) contactByEmail.set(lower(c.Email), c);
+      if (c.Id) contactById.set(c.Id, c);
     }
     const withoutContact = batch.filter((p) => !p.person.emails.some((e) => contactByEmail.has(e.address)));
     const leadByEmail = new Map<string, SfRecord>();
-    for (const q of inQueries('Lead', leadFields, 'Email', withoutContact.flatMap((p) => p.person.emails.map((e) => e.address)))) {
-      for (const l of (await api.queryAll<SfRecord>(q, 'GET /query Lead')).sort(oldestFirst)) {
-        const key = lower(l.Email);
-        const existing = leadByEmail.get(key);
-        // An open Lead wins over a converted one with the same email.
-        if (!existing || (existing.IsConverted === true && l.IsConverted !== true)) leadByEmail.set(key, l);
-      }
+    const leadQueries = inQueries('Lead', leadFields, 'Email', withoutContact.flatMap((p) => p.person.emails.map((e) => e.address)));
+    for (const l of (await api.queryMany<SfRecord>(leadQueries, 'Lead')).sort(oldestFirst)) {
+      const key = lower(l.Email);
+      const existing = leadByEmail.get(key);
+      // An open Lead wins over a converted one with the same email.
+      if (!existing || (existing.IsConverted === true && l.IsConverted !== true)) leadByEmail.set(key, l);
     }
     const convertedTo = [...leadByEmail.values()].map((l) => str(l.ConvertedContactId)).filter((id): id is string => id !== null && !contactById.has(id));
-    for (const q of inQueries('Contact', contactFields, 'Id', convertedTo)) {
-      for (const c of await api.queryAll<SfRecord>(q, 'GET /query Contact')) if (c.Id) contactById.set(c.Id, c);
-    }
+    for (const c of await api.queryMany<SfRecord>(inQueries('Contact', contactFields, 'Id', convertedTo), 'Contact')) if (c.Id) contactById.set(c.Id, c);
 
     const targets = new Map<string, Target>();
     for (const p of batch) {
@@ -323,38 +318,30 @@ export class SalesforceDestination implements CrmDestination {
 
     // 1. Accounts: the rolled-up intent.
     const accountUpdates: Array<{ Id: string } & Record<string, string>> = [];
-    for (const q of inQueries('Account', ['Id', ...INTENT_FIELDS], 'Id', [...byAccount.keys()])) {
-      for (const a of await api.queryAll<SfRecord>(q, 'GET /query Account')) {
-        const intent = a.Id ? byAccount.get(a.Id) : undefined;
-        if (!a.Id || !intent) continue;
-        const policy = applyPolicy(this.intentValues(intent), currentValues(a), INTENT_ENTRIES);
-        if (policy.changes.length > 0) accountUpdates.push({ Id: a.Id, ...policy.properties, Leadpipe_Last_Intent_At__c: options.intentAt });
-      }
+    for (const a of await api.queryMany<SfRecord>(inQueries('Account', ['Id', ...INTENT_FIELDS], 'Id', [...byAccount.keys()]), 'Account')) {
+      const intent = a.Id ? byAccount.get(a.Id) : undefined;
+      if (!a.Id || !intent) continue;
+      const policy = applyPolicy(this.intentValues(intent), currentValues(a), INTENT_ENTRIES);
+      if (policy.changes.length > 0) accountUpdates.push({ Id: a.Id, ...policy.properties, Leadpipe_Last_Intent_At__c: options.intentAt });
     }
     if (!options.dryRun) await this.update('Account', accountUpdates);
 
     // 2. Opportunities: through contact roles and through the Accounts.
     const byOpp = new Map<string, { score: number; topics: string[] }>();
-    for (const q of inQueries('OpportunityContactRole', ['OpportunityId', 'ContactId'], 'ContactId', [...byContact.keys()])) {
-      for (const r of await api.queryAll<SfRecord>(q, 'GET /query OpportunityContactRole')) {
-        const intent = byContact.get(str(r.ContactId) ?? '');
-        const opp = str(r.OpportunityId);
-        if (intent && opp) roll(byOpp, opp, { crmRecordId: opp, crmObjectType: 'opportunity', crmCompanyId: null, ...intent });
-      }
+    for (const r of await api.queryMany<SfRecord>(inQueries('OpportunityContactRole', ['OpportunityId', 'ContactId'], 'ContactId', [...byContact.keys()]), 'OpportunityContactRole')) {
+      const intent = byContact.get(str(r.ContactId) ?? '');
+      const opp = str(r.OpportunityId);
+      if (intent && opp) roll(byOpp, opp, { crmRecordId: opp, crmObjectType: 'opportunity', crmCompanyId: null, ...intent });
     }
     const opportunityFields = ['Id', 'Name', 'IsClosed', 'AccountId', ...INTENT_FIELDS, PRIORITY_FIELD];
     const opps = new Map<string, SfRecord>();
-    for (const q of inQueries('Opportunity', opportunityFields, 'AccountId', [...byAccount.keys()])) {
-      for (const o of await api.queryAll<SfRecord>(q, 'GET /query Opportunity')) if (o.Id) opps.set(o.Id, o);
-    }
+    for (const o of await api.queryMany<SfRecord>(inQueries('Opportunity', opportunityFields, 'AccountId', [...byAccount.keys()]), 'Opportunity')) if (o.Id) opps.set(o.Id, o);
     for (const [id, o] of opps) {
       const intent = byAccount.get(str(o.AccountId) ?? '');
       if (intent) roll(byOpp, id, { crmRecordId: id, crmObjectType: 'opportunity', crmCompanyId: null, ...intent });
     }
     const missing = [...byOpp.keys()].filter((id) => !opps.has(id));
-    for (const q of inQueries('Opportunity', opportunityFields, 'Id', missing)) {
-      for (const o of await api.queryAll<SfRecord>(q, 'GET /query Opportunity')) if (o.Id) opps.set(o.Id, o);
-    }
+    for (const o of await api.queryMany<SfRecord>(inQueries('Opportunity', opportunityFields, 'Id', missing), 'Opportunity')) if (o.Id) opps.set(o.Id, o);
     const oppUpdates: Array<{ Id: string } & Record<string, string>> = [];
     const changed = new Map<string, DealChange>();
     for (const [id, intent] of byOpp) {

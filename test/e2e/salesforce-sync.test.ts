@@ -1,0 +1,194 @@
+/**
+ * Syncs into the Salesforce sandbox org through real jsforce, asserting the org's state: Contacts
+ * enriched (never duplicated as Leads), converted Leads never written, new people as one Lead each,
+ * ifEmpty respected, Accounts and open Opportunities raised, closed ones left alone.
+ */
+import { loadConfig, type Config } from '../../src/config';
+import { openSalesforceTarget } from '../../src/commands/sync';
+import { connectSalesforce } from '../../src/destinations/salesforce/connect';
+import { setupSalesforce } from '../../src/destinations/salesforce/setup';
+import { hashEmail } from '../../src/ingest/hash-email';
+import { startSalesforceSandbox } from '../../src/sandbox/salesforce/server';
+import type { SalesforceSandbox } from '../../src/sandbox/salesforce/types';
+import { openStore, type Store } from '../../src/store/db';
+import { runSync, type SyncSummary } from '../../src/sync/run-sync';
+import { tmpDir, writeCsv, type Row } from './helpers/hubspot-sync';
+
+const ADA: Row = { email: 'ada@acme.test', firstName: 'ada', lastName: 'lovelace', jobTitle: 'VP Marketing', phone: '+14155550101', company: 'Acme', domain: 'acme.test', score: 91, topics: ['Marketing ROI', 'Attribution'] };
+const BOB: Row = { email: 'bob@initech.test', firstName: 'bob', lastName: 'stone', company: 'Initech', domain: 'initech.test', score: 72 };
+const CARA: Row = { email: 'cara@globex.test', firstName: 'cara', lastName: 'diaz', company: 'Globex', domain: 'globex.test', score: 65 };
+const DAN: Row = { email: 'dan@umbrella.test', firstName: 'dan', company: 'Umbrella', domain: 'umbrella.test', score: 55 };
+const OBRIEN: Row = { email: "o'brien@acme.test", firstName: 'pat', lastName: "o'brien", company: 'Acme', domain: 'acme.test', score: 70 };
+
+function sfConfig(sb: SalesforceSandbox): Config {
+  return loadConfig({
+    SALESFORCE_INSTANCE_URL: sb.url,
+    SALESFORCE_LOGIN_URL: sb.url,
+    SALESFORCE_ACCESS_TOKEN: sb.accessToken,
+    SALESFORCE_REFRESH_TOKEN: sb.refreshToken,
+    SALESFORCE_CLIENT_ID: sb.clientId,
+    SALESFORCE_CLIENT_SECRET: sb.clientSecret,
+    LOG_LEVEL: 'silent',
+  });
+}
+
+describe('sync into Salesforce (sandbox org)', () => {
+  const dir = tmpDir();
+  let sb: SalesforceSandbox;
+  let store: Store;
+  let config: Config;
+
+  beforeEach(async () => {
+    sb = await startSalesforceSandbox({ customFields: false });
+    store = await openStore(':memory:');
+    config = sfConfig(sb);
+    await setupSalesforce((await connectSalesforce(config)).api);
+  });
+  afterEach(async () => {
+    await store.close();
+    await sb.close();
+  });
+
+  async function sync(file: string, options: { beforeRun?: () => void } = {}): Promise<SyncSummary> {
+    const target = await openSalesforceTarget(config, store);
+    options.beforeRun?.();
+    return runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file } });
+  }
+
+  function seedOrg() {
+    const [acme, globex] = sb.seedAccounts([{ fields: { Name: 'ACME Corporation', Website: 'acme.test' } }, { fields: { Name: 'Globex', Website: 'globex.test' } }]);
+    if (!acme || !globex) throw new Error('seeding accounts failed');
+    const [ada, cara, obrien] = sb.seedContacts([
+      { fields: { FirstName: 'Ada', LastName: 'Lovelace', Email: 'ada@acme.test', Title: 'Head of Growth', AccountId: acme.Id } },
+      { fields: { FirstName: 'Cara', LastName: 'Diaz', Email: 'cara@globex.test', AccountId: globex.Id } },
+      { fields: { FirstName: 'Pat', LastName: "O'Brien", Email: "o'brien@acme.test", AccountId: acme.Id } },
+    ]);
+    if (!ada || !cara || !obrien) throw new Error('seeding contacts failed');
+    const [bobLead, caraLead] = sb.seedLeads([
+      { fields: { FirstName: 'Bob', LastName: 'Stone', Email: 'bob@initech.test', Company: 'Initech', Title: 'CTO' } },
+      { fields: { FirstName: 'Cara', LastName: 'Diaz', Email: 'cara@globex.test', Company: 'Globex' }, converted: { contactId: cara.Id, accountId: globex.Id } },
+    ]);
+    if (!bobLead || !caraLead) throw new Error('seeding leads failed');
+    const [open, closed, humanHigh] = sb.seedOpportunities([
+      { fields: { Name: 'Acme expansion', StageName: 'Prospecting', CloseDate: '2027-03-31', AccountId: acme.Id } },
+      { fields: { Name: 'Acme 2025', StageName: 'Closed Won', CloseDate: '2025-12-31', AccountId: acme.Id } },
+      { fields: { Name: 'Globex platform', StageName: 'Negotiation/Review', CloseDate: '2027-01-31', AccountId: globex.Id, Leadpipe_Priority__c: 'High' }, contactRoles: [{ contactId: cara.Id }] },
+    ]);
+    if (!open || !closed || !humanHigh) throw new Error('seeding opportunities failed');
+    return { acme, globex, ada, cara, obrien, bobLead, caraLead, open, closed, humanHigh };
+  }
+
+  it('enriches Contacts and open Leads, follows converted Leads, creates one Lead per new person, keeps what sales typed, raises open Opportunities', async () => {
+    const s = seedOrg();
+    const leadsBefore = sb.list('Lead').length;
+    const summary = await sync(writeCsv(dir, 'sf-first.csv', [ADA, BOB, CARA, DAN, OBRIEN]));
+    expect(summary).toMatchObject({ status: 'succeeded', rows: 5, created: 1, updated: 4, failed: 0 });
+
+    // Ada: a Contact, enriched; her Title (typed by sales) kept; no Lead made for her.
+    expect(sb.get('Contact', s.ada.Id)).toMatchObject({ Title: 'Head of Growth', Phone: '+14155550101', Leadpipe_Intent_Score__c: 91, Leadpipe_Hashed_Email__c: hashEmail('ada@acme.test') });
+    expect(sb.findByEmail('Lead', 'ada@acme.test')).toHaveLength(0);
+    // Bob: an open Lead, updated in place (his Title kept).
+    expect(sb.get('Lead', s.bobLead.Id)).toMatchObject({ Title: 'CTO', Leadpipe_Intent_Score__c: 72 });
+    // Cara: her converted Lead is never written; her Contact is.
+    expect(sb.get('Lead', s.caraLead.Id)?.Leadpipe_Intent_Score__c ?? null).toBeNull();
+    expect(sb.get('Contact', s.cara.Id)).toMatchObject({ Leadpipe_Intent_Score__c: 65 });
+    // Dan: one new Lead, with the required fields filled.
+    const dan = sb.findByEmail('Lead', 'dan@umbrella.test');
+    expect(dan).toHaveLength(1);
+    expect(dan[0]).toMatchObject({ FirstName: 'Dan', LastName: '[not provided]', Company: 'Umbrella', Leadpipe_Intent_Score__c: 55 });
+    expect(sb.list('Lead')).toHaveLength(leadsBefore + 1);
+    // An email with a quote is found through an escaped SOQL literal: updated, not duplicated.
+    expect(sb.get('Contact', s.obrien.Id)).toMatchObject({ Leadpipe_Intent_Score__c: 70 });
+    expect(sb.findByEmail('Lead', "o'brien@acme.test")).toHaveLength(0);
+
+    // Accounts roll up; the open Opportunity is raised, the closed one untouched, the human High kept.
+    expect(sb.get('Account', s.acme.Id)).toMatchObject({ Leadpipe_Intent_Score__c: 91 });
+    expect(sb.get('Opportunity', s.open.Id)).toMatchObject({ Leadpipe_Priority__c: 'High', Leadpipe_Intent_Score__c: 91 });
+    expect(sb.get('Opportunity', s.closed.Id)?.Leadpipe_Intent_Score__c ?? null).toBeNull();
+    expect(sb.get('Opportunity', s.humanHigh.Id)).toMatchObject({ Leadpipe_Priority__c: 'High', Leadpipe_Intent_Score__c: 65 });
+  });
+
+  it('re-syncing the same run makes no write call', async () => {
+    seedOrg();
+    const file = writeCsv(dir, 'sf-again.csv', [ADA, BOB, CARA, DAN]);
+    await sync(file);
+    const writes = sb.writeRequestCount();
+    const again = await sync(file);
+    expect(again).toMatchObject({ status: 'succeeded', unchanged: 4, created: 0, updated: 0 });
+    expect(sb.writeRequestCount()).toBe(writes);
+  });
+
+  it('an access token that expires mid-sync is refreshed and the sync completes', async () => {
+    seedOrg();
+    const summary = await sync(writeCsv(dir, 'sf-refresh.csv', [ADA, BOB, DAN]), { beforeRun: () => sb.expireAccessTokens() });
+    expect(summary).toMatchObject({ status: 'succeeded', failed: 0 });
+    expect(sb.findByEmail('Lead', 'dan@umbrella.test')).toHaveLength(1);
+  });
+
+  it('a refresh that fails ends the sync with a re-authorization message', async () => {
+    seedOrg();
+    const summary = await sync(writeCsv(dir, 'sf-revoked.csv', [ADA, DAN]), {
+      beforeRun: () => {
+        sb.revokeRefreshToken(sb.refreshToken);
+        sb.expireAccessTokens();
+      },
+    });
+    expect(summary.status).toBe('failed');
+    expect(summary.message).toMatch(/AUTH_INVALID.*authorized again/);
+    expect(sb.findByEmail('Lead', 'dan@umbrella.test')).toHaveLength(0);
+  });
+
+  it('a record Salesforce refuses is kept with its statusCode and message; the rest of the batch is written; the run is partial', async () => {
+    const rows: Row[] = Array.from({ length: 30 }, (_, i) => ({ email: `lead${i}@hooli.test`, firstName: `l${i}`, company: 'Hooli', domain: 'hooli.test', score: 40 }));
+    const summary = await sync(writeCsv(dir, 'sf-refused.csv', rows), {
+      beforeRun: () => sb.injectRecordErrors('FIELD_CUSTOM_VALIDATION_EXCEPTION', 1, 'Leads from hooli.test need a region'),
+    });
+    expect(summary).toMatchObject({ status: 'partial', created: 29, failed: 1 });
+    expect(sb.list('Lead').filter((l) => String(l.Email).endsWith('@hooli.test'))).toHaveLength(29);
+    const errors = await store.db.selectFrom('record_errors').selectAll().where('sync_run_id', '=', summary.syncRunId ?? '').execute();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.crm_message).toContain('FIELD_CUSTOM_VALIDATION_EXCEPTION: Leads from hooli.test need a region');
+  });
+
+  it('UNABLE_TO_LOCK_ROW records are sent again and land', async () => {
+    const rows: Row[] = Array.from({ length: 30 }, (_, i) => ({ email: `lock${i}@hooli.test`, firstName: `l${i}`, company: 'Hooli', domain: 'hooli.test', score: 40 }));
+    const upserts = sb.requestCount('collectionsUpsert');
+    const summary = await sync(writeCsv(dir, 'sf-locked.csv', rows), { beforeRun: () => sb.injectRecordErrors('UNABLE_TO_LOCK_ROW', 3) });
+    expect(summary).toMatchObject({ status: 'succeeded', created: 30, failed: 0 });
+    // One call for the 30, one more for the 3 that were locked.
+    expect(sb.requestCount('collectionsUpsert') - upserts).toBe(2);
+    expect(sb.list('Lead').filter((l) => String(l.Email).startsWith('lock'))).toHaveLength(30);
+  });
+});
+
+describe('Salesforce API economy', () => {
+  it('below the bulk threshold, a new run costs ≤ 3 calls (lookups + writes) per 200 changed people', async () => {
+    const sb = await startSalesforceSandbox();
+    const store = await openStore(':memory:');
+    try {
+      const config = sfConfig(sb);
+      const rows: Row[] = Array.from({ length: 1200 }, (_, i) => ({
+        email: `person.${i}@company-${i % 50}.test`,
+        ...(i % 3 === 0 && { personalEmail: `person.${i}@gmail.test` }),
+        firstName: `p${i}`,
+        lastName: `n${i}`,
+        company: `Company ${i % 50}`,
+        domain: `company-${i % 50}.test`,
+        score: 30 + (i % 40),
+      }));
+      const target = await openSalesforceTarget(config, store);
+      const file = writeCsv(tmpDir(), 'sf-economy.csv', rows);
+      const summary = await runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file } });
+      expect(summary).toMatchObject({ status: 'succeeded', created: 1200 });
+      const lookupsAndWrites = Object.entries(summary.apiCalls.byEndpoint)
+        .filter(([endpoint]) => /composite|query/i.test(endpoint) && !/Account|Opportunity/.test(endpoint))
+        .reduce((a, [, n]) => a + n, 0);
+      const per200 = lookupsAndWrites / (summary.created / 200);
+      process.stdout.write(`Salesforce: ${lookupsAndWrites} lookup + write calls for ${summary.created} new people = ${per200.toFixed(2)} per 200\n`);
+      expect(per200).toBeLessThanOrEqual(3);
+    } finally {
+      await store.close();
+      await sb.close();
+    }
+  });
+});
