@@ -9,6 +9,8 @@
  * 3. `setup`, then a sync of the newest completed run through the real Leadpipe client and the real
  *    HubSpot SDK; prints the summary and a "what changed" report read back from the portal.
  * 4. Syncs the same run again: nothing changed, so it makes no write call.
+ * 5. The same for Salesforce: a sandbox org seeded from the run (Contacts, open and converted Leads,
+ *    Accounts, Opportunities), `setup salesforce`, a sync, and a second sync with no write call.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,11 +21,16 @@ import { loadMapping } from '../mapping/load-mapping';
 import { seedPortalFromPeople } from '../sandbox/hubspot/seed-portal';
 import { startHubspotSandbox } from '../sandbox/hubspot/server';
 import { startLeadpipeSandbox } from '../sandbox/leadpipe/server';
+import { seedOrgFromPeople } from '../sandbox/salesforce/seed-org';
+import { startSalesforceSandbox } from '../sandbox/salesforce/server';
+import type { SalesforceRecord } from '../sandbox/salesforce/types';
+import { connectSalesforce } from '../destinations/salesforce/connect';
+import { setupSalesforce } from '../destinations/salesforce/setup';
 import { openStore } from '../store/db';
 import { runSync, type SyncSummary } from '../sync/run-sync';
 import { callsPer100, formatSummary } from './format-summary';
 import type { Io } from './inspect';
-import { audienceSource, leadpipeClientFor, openHubspotTarget, progressPrinter } from './sync';
+import { audienceSource, leadpipeClientFor, openHubspotTarget, openSalesforceTarget, progressPrinter } from './sync';
 
 export interface DemoOptions {
   people: number;
@@ -48,6 +55,21 @@ export interface DemoReport {
   secondSyncWriteCalls: number;
   callsPer100People: number | undefined;
   reconciles: boolean;
+  salesforce: {
+    first: SyncSummary;
+    second: SyncSummary;
+    changed: {
+      contactsEnriched: number;
+      leadsEnriched: number;
+      leadsCreated: number;
+      convertedLeadsUntouched: number;
+      humanValuesKept: number;
+      opportunitiesRaised: number;
+      closedOpportunitiesUntouched: number;
+      humanHighUntouched: number;
+    };
+    secondSyncWriteCalls: number;
+  };
 }
 
 const reconciles = (s: SyncSummary): boolean => s.rows === s.quarantined + s.duplicates + s.unchanged + s.created + s.updated + s.skipped + s.failed;
@@ -60,6 +82,7 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
   const hubspot = await startHubspotSandbox();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'orbit-sync-demo-'));
   const store = await openStore(path.join(dataDir, 'orbit-sync.db'));
+  const closers: Array<() => Promise<void>> = [];
   try {
     say(`Leadpipe sandbox on ${leadpipe.url}; HubSpot sandbox portal ${hubspot.portalId} on ${hubspot.url} (HubSpot's limit: 110 requests per 10 s)`);
     const demoConfig: Config = {
@@ -120,6 +143,58 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
     const raised = openDeals.filter((d) => (hubspot.dealById(d.id)?.properties.hs_priority ?? null) !== d.priority).length;
     const closedUntouched = manifest.deals.filter((d) => d.closed && hubspot.dealById(d.id)?.properties.leadpipe_intent_score === undefined).length;
     const highDeals = manifest.deals.filter((d) => d.priority === 'high');
+    // The same run into a Salesforce org seeded the same way.
+    const org = await startSalesforceSandbox();
+    closers.push(() => org.close());
+    const orgManifest = seedOrgFromPeople(org, leadpipe.runRows(source.runId), { seed: options.seed });
+    const sfConfig: Config = {
+      ...demoConfig,
+      salesforce: {
+        ...config.salesforce,
+        instanceUrl: org.url,
+        loginUrl: org.url,
+        accessToken: org.accessToken,
+        refreshToken: org.refreshToken,
+        clientId: org.clientId,
+        clientSecret: org.clientSecret,
+      },
+    };
+    say(
+      `Salesforce sandbox org ${org.orgId} on ${org.url}: ${Object.keys(orgManifest.contactsByEmail).length} contacts, ` +
+        `${Object.keys(orgManifest.leadsByEmail).length + orgManifest.convertedLeads.length} leads (${orgManifest.convertedLeads.length} converted), ${orgManifest.opportunities.length} opportunities`,
+    );
+    await setupSalesforce((await connectSalesforce(sfConfig)).api);
+    const sfSync = async (label: string): Promise<SyncSummary> => {
+      say(`${label}…`);
+      const t = await openSalesforceTarget(sfConfig, store);
+      return runSync({ db: store.db, config: sfConfig, mapping: t.mapping, destination: t.destination, connectionId: t.connectionId, source });
+    };
+    const sfFirst = await sfSync('sync into Salesforce');
+    const sfWritesAfterFirst = org.writeRequestCount();
+    const sfSecond = await sfSync('the same run into Salesforce again');
+    const sfSecondWrites = org.writeRequestCount() - sfWritesAfterFirst;
+    const scored = (r: SalesforceRecord | undefined): boolean => r?.Leadpipe_Intent_Score__c !== undefined && r.Leadpipe_Intent_Score__c !== null;
+    const seededLeadIds = new Set([
+      ...Object.values(orgManifest.leadsByEmail),
+      ...orgManifest.convertedLeads.map((l) => l.leadId),
+      ...orgManifest.leadAndContact.map((l) => l.leadId),
+    ]);
+    const sfHumanKept = orgManifest.humanContactFields.filter((f) => {
+      const c = org.get('Contact', f.contactId);
+      return (f.Title === undefined || c?.Title === f.Title) && (f.Phone === undefined || c?.Phone === f.Phone);
+    }).length;
+    const openOpps = orgManifest.opportunities.filter((o) => !o.closed);
+    const sfChanged = {
+      contactsEnriched: org.list('Contact').filter(scored).length,
+      leadsEnriched: org.list('Lead').filter((l) => seededLeadIds.has(l.Id) && scored(l)).length,
+      leadsCreated: org.list('Lead').filter((l) => !seededLeadIds.has(l.Id)).length,
+      convertedLeadsUntouched: orgManifest.convertedLeads.filter((l) => !scored(org.get('Lead', l.leadId))).length,
+      humanValuesKept: sfHumanKept,
+      opportunitiesRaised: openOpps.filter((o) => (org.get('Opportunity', o.id)?.Leadpipe_Priority__c ?? null) !== o.priority).length,
+      closedOpportunitiesUntouched: orgManifest.opportunities.filter((o) => o.closed && !scored(org.get('Opportunity', o.id))).length,
+      humanHighUntouched: orgManifest.opportunities.filter((o) => o.priority === 'High' && org.get('Opportunity', o.id)?.Leadpipe_Priority__c === 'High').length,
+    };
+
     const report: DemoReport = {
       first,
       second,
@@ -136,7 +211,8 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
       },
       secondSyncWriteCalls,
       callsPer100People: callsPer100(first),
-      reconciles: reconciles(first) && reconciles(second),
+      reconciles: reconciles(first) && reconciles(second) && reconciles(sfFirst) && reconciles(sfSecond),
+      salesforce: { first: sfFirst, second: sfSecond, changed: sfChanged, secondSyncWriteCalls: sfSecondWrites },
     };
     const ok =
       report.reconciles &&
@@ -144,7 +220,13 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
       first.status !== 'failed' &&
       humanKept === manifest.humanContactFields.length &&
       closedUntouched === manifest.deals.filter((d) => d.closed).length &&
-      report.changed.humanHighUntouched === highDeals.length;
+      report.changed.humanHighUntouched === highDeals.length &&
+      sfFirst.status !== 'failed' &&
+      sfSecondWrites === 0 &&
+      sfHumanKept === orgManifest.humanContactFields.length &&
+      sfChanged.convertedLeadsUntouched === orgManifest.convertedLeads.length &&
+      sfChanged.closedOpportunitiesUntouched === orgManifest.opportunities.filter((o) => o.closed).length &&
+      sfChanged.humanHighUntouched === orgManifest.opportunities.filter((o) => o.priority === 'High').length;
 
     if (options.json) io.stdout.write(JSON.stringify({ ...report, ok }) + '\n');
     else {
@@ -160,6 +242,15 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
           `  deals         ${c.dealsRaised} open deals raised; ${c.closedDealsUntouched} closed deals and ${c.humanHighUntouched} deals a rep set to high left alone`,
           '',
           `The same run again: ${second.unchanged} unchanged, ${secondSyncWriteCalls} write calls (${second.apiCalls.total} reads in all).`,
+          '',
+          'Salesforce',
+          formatSummary(sfFirst).trimEnd(),
+          '',
+          'What changed in the org',
+          `  people        ${sfChanged.contactsEnriched} Contacts enriched, ${sfChanged.leadsEnriched} open Leads enriched, ${sfChanged.leadsCreated} new Leads (one per new person)`,
+          `  kept          ${sfChanged.convertedLeadsUntouched} converted Leads never written; ${sfHumanKept} of ${orgManifest.humanContactFields.length} titles/phones typed by reps left as they were`,
+          `  opportunities ${sfChanged.opportunitiesRaised} open ones raised; ${sfChanged.closedOpportunitiesUntouched} closed and ${sfChanged.humanHighUntouched} set to High by a rep left alone`,
+          `The same run again: ${sfSecond.unchanged} unchanged, ${sfSecondWrites} write calls.`,
           `Every row accounted for (rows = quarantined + duplicates + unchanged + created + updated + skipped + failed): ${report.reconciles ? 'yes' : 'NO'}`,
           '',
         ].join('\n'),
@@ -167,6 +258,7 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
     }
     return ok ? 0 : 1;
   } finally {
+    for (const close of closers) await close();
     await store.close();
     await hubspot.close();
     await leadpipe.close();

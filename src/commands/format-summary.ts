@@ -3,6 +3,16 @@ import type { SyncSummary } from '../sync/run-sync';
 
 const n = (v: number): string => v.toLocaleString('en-US');
 
+/** Salesforce: lookup and write calls (queries, Composite, Collections; accounts and opportunities excluded) per 200 people written. */
+export function callsPer200(summary: SyncSummary): number | undefined {
+  const people = summary.created + summary.updated;
+  if (people === 0) return undefined;
+  const calls = Object.entries(summary.apiCalls.byEndpoint)
+    .filter(([endpoint]) => /composite|query/i.test(endpoint) && !/Account|Opportunity/.test(endpoint))
+    .reduce((a, [, c]) => a + c, 0);
+  return (calls / people) * 200;
+}
+
 /** Calls per 100 people written, for contacts + companies + associations (deals and setup excluded). */
 export function callsPer100(summary: SyncSummary): number | undefined {
   const people = summary.created + summary.updated;
@@ -19,12 +29,18 @@ export function formatSummary(s: SyncSummary, options: { planRows?: number } = {
   lines.push(title);
   lines.push(`  source        ${s.audienceId === null ? s.runId : `audience ${s.audienceId}, run ${s.runId}`} → ${s.destination}`);
   lines.push(`  rows          ${n(s.rows)} = ${n(s.quarantined)} quarantined + ${n(s.duplicates)} duplicates + ${n(s.unchanged)} unchanged + ${n(s.created)} created + ${n(s.updated)} updated + ${n(s.skipped)} skipped + ${n(s.failed)} failed`);
-  lines.push(`  companies     ${n(s.companies.matched)} matched, ${n(s.companies.created)} created; ${n(s.associations)} contact→company associations`);
-  lines.push(`  deals         ${n(s.deals.prioritized)} updated with intent (${n(s.deals.raised)} priority raised); ${n(s.deals.closedSkipped)} closed deals of these people left alone`);
-  const per100 = callsPer100(s);
-  lines.push(
-    `  API calls     ${n(s.apiCalls.total)}${per100 === undefined ? '' : ` (${per100.toFixed(2)} per 100 people written, deals excluded)`}; ${n(s.rateLimited)} rate-limited (429) and retried`,
-  );
+  if (s.destination === 'salesforce') {
+    lines.push(`  opportunities ${n(s.deals.prioritized)} updated with intent (${n(s.deals.raised)} priority raised); ${n(s.deals.closedSkipped)} closed ones of these people left alone`);
+    const per200 = callsPer200(s);
+    lines.push(`  API calls     ${n(s.apiCalls.total)}${per200 === undefined ? '' : ` (${per200.toFixed(2)} lookups + writes per 200 people written)`}`);
+  } else {
+    lines.push(`  companies     ${n(s.companies.matched)} matched, ${n(s.companies.created)} created; ${n(s.associations)} contact→company associations`);
+    lines.push(`  deals         ${n(s.deals.prioritized)} updated with intent (${n(s.deals.raised)} priority raised); ${n(s.deals.closedSkipped)} closed deals of these people left alone`);
+    const per100 = callsPer100(s);
+    lines.push(
+      `  API calls     ${n(s.apiCalls.total)}${per100 === undefined ? '' : ` (${per100.toFixed(2)} per 100 people written, deals excluded)`}; ${n(s.rateLimited)} rate-limited (429) and retried`,
+    );
+  }
   lines.push(`  duration      ${(s.durationMs / 1000).toFixed(1)} s`);
   if (s.message) lines.push(`  note          ${s.message}`);
   if (s.plan) {

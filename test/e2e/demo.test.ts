@@ -1,12 +1,13 @@
 /**
- * The demo a new user runs first: Leadpipe and HubSpot sandboxes, a seeded portal, setup, a sync of a
- * generated run through the real clients, the "what changed" report, and a second sync with no writes.
+ * The demo a new user runs first: Leadpipe, HubSpot and Salesforce sandboxes, a seeded portal and org,
+ * setup, a sync of a generated run through the real clients, the "what changed" reports, and second syncs
+ * with no writes.
  */
 import { PassThrough } from 'node:stream';
 import { runDemoCommand, type DemoReport } from '../../src/commands/demo';
 import { loadConfig } from '../../src/config';
 
-it('syncs a generated run into the sandbox portal, keeps what reps typed, and a re-sync writes nothing', async () => {
+it('syncs a generated run into the sandbox portal and org, keeps what reps typed, and a re-sync writes nothing', async () => {
   const stdout = new PassThrough();
   const chunks: Buffer[] = [];
   stdout.on('data', (c: Buffer) => chunks.push(c));
@@ -29,4 +30,16 @@ it('syncs a generated run into the sandbox portal, keeps what reps typed, and a 
   expect(report.secondSyncWriteCalls).toBe(0);
   expect(second.unchanged).toBe(first.created + first.updated + first.unchanged);
   expect(report.callsPer100People).toBeLessThanOrEqual(4);
+
+  // The same run into the Salesforce sandbox org.
+  const sf = report.salesforce;
+  expect(sf.first.status).toBe('succeeded');
+  expect(sf.first.rows).toBe(1500);
+  expect(sf.changed.contactsEnriched).toBeGreaterThan(0);
+  expect(sf.changed.leadsEnriched).toBeGreaterThan(0);
+  expect(sf.changed.leadsCreated).toBe(sf.first.created);
+  expect(sf.changed.convertedLeadsUntouched).toBeGreaterThan(0);
+  expect(sf.changed.opportunitiesRaised).toBeGreaterThan(0);
+  expect(sf.secondSyncWriteCalls).toBe(0);
+  expect(sf.second.unchanged).toBe(sf.first.created + sf.first.updated + sf.first.unchanged);
 }, 120_000);
