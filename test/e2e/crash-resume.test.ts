@@ -6,7 +6,6 @@
  * sandbox portal lives in this process, which watches its request counts and kills the child once it
  * has sent a given number of contact upserts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { writeExportFile } from '../../src/sandbox/export-csv';
 import { generatePeople } from '../../src/sandbox/generate-people';
@@ -14,28 +13,11 @@ import { seedPortalFromPeople } from '../../src/sandbox/hubspot/seed-portal';
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/server';
 import type { SyncSummary } from '../../src/sync/run-sync';
 import { tmpDir } from './helpers/hubspot-sync';
+import { killAfter, runCli } from './helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
 const PEOPLE = 1600;
 const SEED = 77;
 const VOLATILE = new Set(['hs_object_id', 'createdate', 'lastmodifieddate', 'hs_lastmodifieddate']);
-
-function runCli(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
-  // node itself (not the tsx wrapper, which would leave its node child running after a SIGKILL).
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, done };
-}
 
 /** The portal by natural keys (emails, domains, deal names), without ids and timestamps. */
 function snapshot(sb: HubspotSandbox): unknown {
@@ -90,19 +72,13 @@ describe('a sync killed with SIGKILL and started again', () => {
     }
   }, 60_000);
 
-  it.each([2, 9])('killed after %i contact upserts, it resumes and the portal ends identical, without duplicates', async (killAfter) => {
+  it.each([2, 9])('killed after %i contact upserts, it resumes and the portal ends identical, without duplicates', async (upserts) => {
     const sb = await seededSandbox();
     const runDir = tmpDir();
     try {
       expect((await runCli(['setup', 'hubspot'], envFor(sb, runDir)).done).code).toBe(0);
       const first = runCli(['sync', '--file', file, '--to', 'hubspot', '--json'], envFor(sb, runDir));
-      // Bounded wait for the kill point, then SIGKILL: no chance to clean up or checkpoint.
-      const deadline = Date.now() + 30_000;
-      while (sb.requestCount('batchUpsertContacts') < killAfter && Date.now() < deadline && first.child.exitCode === null) {
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      first.child.kill('SIGKILL');
-      const killed = await first.done;
+      const killed = await killAfter(first, () => sb.requestCount('batchUpsertContacts') >= upserts);
       expect(killed.signal).toBe('SIGKILL');
       expect(sb.requestCount('batchUpsertContacts')).toBeLessThan(uninterrupted.apiCalls.byEndpoint['POST /crm/v3/objects/contacts/batch/upsert'] ?? Infinity);
 
