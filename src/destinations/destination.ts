@@ -111,6 +111,8 @@ export interface CrmDestination {
   readonly stats: ApiStats;
   /** Largest batch `writeBatch` takes. */
   readonly batchSize: number;
+  /** The batch size for a run of this many people, when it differs (Salesforce: bulk-sized groups for large runs). */
+  batchSizeFor?(peopleInRun: number): number;
   /** People at or above this score reach `prioritize`. */
   readonly minIntentScore: number;
 }

@@ -302,9 +302,10 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     }
   };
 
+  let writeSize = destination.batchSize;
   const flush = async (all: boolean): Promise<void> => {
-    while (pending.length >= destination.batchSize || (all && pending.length > 0)) {
-      const batch = pending.slice(0, destination.batchSize);
+    while (pending.length >= writeSize || (all && pending.length > 0)) {
+      const batch = pending.slice(0, writeSize);
       pending = pending.slice(batch.length);
       report('writing');
       const result = await destination.writeBatch(batch, { dryRun, intentAt: source.context.intentAt });
@@ -392,6 +393,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
         sawPerson = true;
         Object.assign(counts, { rows: ingest.counts.rows, quarantined: ingest.counts.quarantined, duplicates: ingest.counts.duplicates });
         progress.peopleTotal = ingest.counts.valid - ingest.counts.duplicates;
+        writeSize = destination.batchSizeFor?.(progress.peopleTotal) ?? destination.batchSize;
       }
       chunk.push(event.person);
       if (chunk.length >= PLAN_CHUNK) {

@@ -190,3 +190,56 @@ describe('Salesforce API economy', () => {
     }
   });
 });
+
+describe('Bulk API 2.0 and sObject Collections', () => {
+  it('produce the same org state and the same ledger for the same run', async () => {
+    const rows: Row[] = Array.from({ length: 700 }, (_, i) => ({
+      email: `buyer.${i}@firm-${i % 40}.test`,
+      firstName: `b${i}`,
+      ...(i % 4 === 0 && { lastName: `l${i}` }),
+      ...(i % 5 === 0 && { jobTitle: 'Head of RevOps' }),
+      company: `Firm ${i % 40}`,
+      domain: `firm-${i % 40}.test`,
+      score: 40 + (i % 60),
+    }));
+    const file = writeCsv(tmpDir(), 'sf-bulk.csv', rows);
+    const runInto = async (bulkThreshold: number) => {
+      const sb = await startSalesforceSandbox({ bulkProcessingMs: 5 });
+      // The same org in both: some people already Contacts or Leads, with values a rep typed.
+      const [firm] = sb.seedAccounts([{ fields: { Name: 'Firm 1', Website: 'firm-1.test' } }]);
+      sb.seedContacts(rows.slice(0, 60).filter((_, i) => i % 3 === 0).map((r, i) => ({ fields: { LastName: `Known${i}`, Email: r.email, Title: 'Typed by sales', AccountId: firm?.Id ?? null } })));
+      sb.seedLeads(rows.slice(60, 120).filter((_, i) => i % 3 === 0).map((r, i) => ({ fields: { LastName: `Lead${i}`, Company: 'Typed Co', Email: r.email } })));
+      const store = await openStore(':memory:');
+      const config = sfConfig(sb);
+      config.salesforce.bulkThreshold = bulkThreshold;
+      config.salesforce.bulkPollIntervalMs = 20;
+      const target = await openSalesforceTarget(config, store);
+      const summary = await runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file } });
+      const emailOf = new Map([...sb.list('Lead'), ...sb.list('Contact')].map((r) => [r.Id, String(r.Email)]));
+      const ledger = (await store.db.selectFrom('ledger').selectAll().orderBy('hashed_email').execute()).map((l) => ({
+        key: l.hashed_email,
+        type: l.crm_object_type,
+        record: emailOf.get(l.crm_record_id),
+        fingerprint: l.payload_fingerprint,
+        score: l.last_score,
+      }));
+      const org = (['Lead', 'Contact'] as const).map((t) =>
+        sb
+          .list(t)
+          .map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).filter(([k]) => !/^(Id|CreatedDate|LastModifiedDate|SystemModstamp|attributes)$/.test(k)).sort(([a], [b]) => a.localeCompare(b)))))
+          .sort(),
+      );
+      const jobs = sb.bulkJobs().length;
+      await store.close();
+      await sb.close();
+      return { summary, ledger, org, jobs };
+    };
+    const collections = await runInto(100_000);
+    const bulk = await runInto(100);
+    expect(collections.jobs).toBe(0);
+    expect(bulk.jobs).toBeGreaterThan(0);
+    expect(bulk.summary).toMatchObject({ status: 'succeeded', created: collections.summary.created, updated: collections.summary.updated, failed: 0 });
+    expect(bulk.org).toEqual(collections.org);
+    expect(bulk.ledger).toEqual(collections.ledger);
+  });
+});

@@ -133,8 +133,13 @@ export class SalesforceDestination implements CrmDestination {
     }
   }
 
+  batchSizeFor(peopleInRun: number): number {
+    return peopleInRun >= this.o.settings.bulkThreshold ? Math.max(this.batchSize, this.o.settings.bulkPeoplePerWrite) : this.batchSize;
+  }
+
   async writeBatch(batch: readonly PlannedPerson[], options: WriteOptions): Promise<BatchResult> {
-    if (batch.length > this.batchSize) throw new SyncError('INTERNAL', `writeBatch takes at most ${this.batchSize} people, got ${batch.length}`);
+    const max = Math.max(this.batchSize, this.o.settings.bulkPeoplePerWrite);
+    if (batch.length > max) throw new SyncError('INTERNAL', `writeBatch takes at most ${max} people, got ${batch.length}`);
     const targets = await this.resolve(batch);
     const outcomes = new Map<string, WriteOutcome>();
     const writes: Write[] = [];
@@ -255,6 +260,10 @@ export class SalesforceDestination implements CrmDestination {
     ];
     for (const group of groups) {
       let pending = group.items;
+      if (pending.length >= this.o.settings.bulkThreshold) {
+        // Bulk API 2.0; rows it reports locked go on through Collections below.
+        pending = await this.bulk(group.object, group.kind, pending, outcomes);
+      }
       for (let attempt = 1; pending.length > 0; attempt++) {
         const locked: Write[] = [];
         for (const part of chunks(pending, this.o.settings.collectionSize)) {
@@ -285,6 +294,59 @@ export class SalesforceDestination implements CrmDestination {
         pending = locked;
       }
     }
+  }
+
+  /**
+   * One Bulk API 2.0 ingest job for a group of records, run with our own polling (jsforce's default
+   * 30-s timeout is far too short, and its timeout path deletes the job: reference/salesforce.md §4).
+   * The CSV is built here with every column on every row (jsforce takes columns from the first record
+   * only); an empty cell leaves a field unchanged. Results are matched back by Id (updates) or by the
+   * hashed email (upserts), never by order. Returns the records that failed with UNABLE_TO_LOCK_ROW.
+   */
+  private async bulk(object: SfObject, kind: 'update' | 'upsert', writes: readonly Write[], outcomes: Map<string, WriteOutcome>): Promise<Write[]> {
+    const { api, settings } = this.o;
+    const rows = writes.map((w) => (kind === 'update' ? { Id: w.id as string, ...w.properties } : { ...w.properties, [HASH_FIELD]: w.properties[HASH_FIELD] ?? w.planned.key }));
+    const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    const cell = (v: string | undefined): string => (v === undefined ? '' : /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+    const csv = [columns.join(','), ...rows.map((r) => columns.map((c) => cell((r as Record<string, string>)[c])).join(','))].join('\n') + '\n';
+    const job = api.conn.bulk2.createJob({ object, operation: kind, ...(kind === 'upsert' && { externalIdFieldName: HASH_FIELD }), lineEnding: 'LF' });
+    const endpoint = `Bulk API 2.0 ${object} ${kind}`;
+    await api.call(`POST /jobs/ingest (${endpoint})`, () => job.open());
+    await api.call(`PUT /jobs/ingest/{id}/batches (${endpoint})`, () => job.uploadData(csv));
+    await api.call(`PATCH /jobs/ingest/{id} (${endpoint})`, () => job.close());
+    // poll() makes one GET per interval; each 'inProgress' event is one more of them.
+    const pollEndpoint = `GET /jobs/ingest/{id} (${endpoint})`;
+    job.on('inProgress', () => {
+      api.stats.byEndpoint[pollEndpoint] = (api.stats.byEndpoint[pollEndpoint] ?? 0) + 1;
+    });
+    await api.call(pollEndpoint, () => job.poll(settings.bulkPollIntervalMs, settings.bulkPollTimeoutMs));
+    const results = await api.call(`GET /jobs/ingest/{id}/results (${endpoint})`, () => job.getAllResults());
+    const byKey = new Map(writes.map((w) => [kind === 'update' ? (w.id as string) : (w.properties[HASH_FIELD] ?? w.planned.key), w]));
+    const keyOf = (r: Record<string, unknown>): string => (kind === 'update' ? (str(r.Id) ?? str(r.sf__Id) ?? '') : (str(r[HASH_FIELD]) ?? ''));
+    const seen = new Set<string>();
+    for (const r of results.successfulResults as Array<Record<string, unknown>>) {
+      const w = byKey.get(keyOf(r));
+      const outcome = w ? outcomes.get(w.planned.key) : undefined;
+      if (!w || !outcome || !isWritten(outcome)) continue;
+      seen.add(w.planned.key);
+      outcome.crmRecordId = str(r.sf__Id) ?? w.id;
+      if (kind === 'upsert' && r.sf__Created === 'false') outcome.kind = 'updated';
+    }
+    const locked: Write[] = [];
+    for (const r of results.failedResults as Array<Record<string, unknown>>) {
+      const w = byKey.get(keyOf(r));
+      if (!w) continue;
+      seen.add(w.planned.key);
+      const error = str(r.sf__Error) ?? 'UNKNOWN_ERROR';
+      const code = error.split(':')[0] ?? 'UNKNOWN_ERROR';
+      if (code === 'UNABLE_TO_LOCK_ROW') locked.push(w);
+      else outcomes.set(w.planned.key, { kind: 'failed', key: w.planned.key, code: 'CRM_RECORD_REJECTED', message: error.replace(/\s*--\s*$/, ''), retryable: false });
+    }
+    for (const w of writes) {
+      if (seen.has(w.planned.key)) continue;
+      outcomes.set(w.planned.key, { kind: 'failed', key: w.planned.key, code: 'CRM_BATCH_FAILED', message: 'Bulk API 2.0 did not process this record; the next sync tries it again', retryable: true });
+    }
+    return locked;
   }
 
   private async send(object: SfObject, kind: 'update' | 'upsert', part: readonly Write[]): Promise<Array<SaveResult | UpsertResult>> {
