@@ -139,6 +139,23 @@ describe('sync into Salesforce (sandbox org)', () => {
     expect(sb.findByEmail('Lead', 'dan@umbrella.test')).toHaveLength(0);
   });
 
+  it('setup is idempotent and grants the fields through a permission set', async () => {
+    const again = await setupSalesforce((await connectSalesforce(config)).api);
+    expect(again.created).toEqual([]);
+    expect(again.existing).toEqual(expect.arrayContaining(['Lead.Leadpipe_Hashed_Email__c', 'Opportunity.Leadpipe_Priority__c', 'Leadpipe_Intent']));
+    const permissionSet = sb.permissionSets().find((p) => p.fullName === 'Leadpipe_Intent');
+    expect(permissionSet?.fieldPermissions).toEqual(expect.arrayContaining([{ field: 'Contact.Leadpipe_Intent_Score__c', readable: true, editable: true }]));
+    expect(sb.describe('Lead')).toMatchObject({ fields: expect.arrayContaining([expect.objectContaining({ name: 'Leadpipe_Hashed_Email__c', externalId: true, unique: true })]) });
+  });
+
+  it('the org’s daily API limit stops the sync as partial, with the usage, and rows still add up', async () => {
+    seedOrg();
+    const summary = await sync(writeCsv(dir, 'sf-limit.csv', [ADA, BOB, CARA, DAN]), { beforeRun: () => sb.setApiUsage(sb.apiUsage().max - 2) });
+    expect(summary.status).toBe('partial');
+    expect(summary.message).toMatch(/TotalRequests Limit exceeded.*API requests used in the last 24 hours.*resumes/);
+    expect(summary.rows).toBe(summary.quarantined + summary.duplicates + summary.unchanged + summary.created + summary.updated + summary.skipped + summary.failed);
+  });
+
   it('a record Salesforce refuses is kept with its statusCode and message; the rest of the batch is written; the run is partial', async () => {
     const rows: Row[] = Array.from({ length: 30 }, (_, i) => ({ email: `lead${i}@hooli.test`, firstName: `l${i}`, company: 'Hooli', domain: 'hooli.test', score: 40 }));
     const summary = await sync(writeCsv(dir, 'sf-refused.csv', rows), {
@@ -193,7 +210,8 @@ describe('Salesforce API economy', () => {
 
 describe('Bulk API 2.0 and sObject Collections', () => {
   it('produce the same org state and the same ledger for the same run', async () => {
-    const rows: Row[] = Array.from({ length: 700 }, (_, i) => ({
+    // 2,100 people: above the default bulk threshold (2,000).
+    const rows: Row[] = Array.from({ length: 2100 }, (_, i) => ({
       email: `buyer.${i}@firm-${i % 40}.test`,
       firstName: `b${i}`,
       ...(i % 4 === 0 && { lastName: `l${i}` }),
@@ -235,7 +253,7 @@ describe('Bulk API 2.0 and sObject Collections', () => {
       return { summary, ledger, org, jobs };
     };
     const collections = await runInto(100_000);
-    const bulk = await runInto(100);
+    const bulk = await runInto(loadConfig({}).salesforce.bulkThreshold);
     expect(collections.jobs).toBe(0);
     expect(bulk.jobs).toBeGreaterThan(0);
     expect(bulk.summary).toMatchObject({ status: 'succeeded', created: collections.summary.created, updated: collections.summary.updated, failed: 0 });
