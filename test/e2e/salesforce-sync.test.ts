@@ -126,6 +126,20 @@ describe('sync into Salesforce (sandbox org)', () => {
     expect(sb.findByEmail('Lead', 'dan@umbrella.test')).toHaveLength(1);
   });
 
+  it('a rotated refresh token is taken over, so a second expiry is refreshed too', async () => {
+    await sb.close();
+    sb = await startSalesforceSandbox({ rotateRefreshToken: true });
+    config = sfConfig(sb);
+    const rotated: string[] = [];
+    const sf = await connectSalesforce(config, { onTokens: (t) => t.refreshToken !== undefined && rotated.push(t.refreshToken) });
+    sb.expireAccessTokens();
+    await sf.api.queryAll('SELECT Id FROM Lead');
+    sb.expireAccessTokens();
+    await sf.api.queryAll('SELECT Id FROM Lead');
+    expect(rotated).toHaveLength(2);
+    expect(rotated[0]).not.toBe(rotated[1]);
+  });
+
   it('a refresh that fails ends the sync with a re-authorization message', async () => {
     seedOrg();
     const summary = await sync(writeCsv(dir, 'sf-revoked.csv', [ADA, DAN]), {
@@ -167,6 +181,17 @@ describe('sync into Salesforce (sandbox org)', () => {
     const errors = await store.db.selectFrom('record_errors').selectAll().where('sync_run_id', '=', summary.syncRunId ?? '').execute();
     expect(errors).toHaveLength(1);
     expect(errors[0]?.crm_message).toContain('FIELD_CUSTOM_VALIDATION_EXCEPTION: Leads from hooli.test need a region');
+  });
+
+  it('DUPLICATES_DETECTED is recorded on the record and not retried by the next sync', async () => {
+    const file = writeCsv(dir, 'sf-duplicate.csv', [DAN]);
+    const first = await sync(file, { beforeRun: () => sb.injectRecordErrors('DUPLICATES_DETECTED', 1, 'Use one of these records?') });
+    expect(first).toMatchObject({ status: 'partial', failed: 1 });
+    const [error] = await store.db.selectFrom('record_errors').selectAll().where('sync_run_id', '=', first.syncRunId ?? '').execute();
+    expect(error).toMatchObject({ code: 'CRM_RECORD_REJECTED', retryable: 0 });
+    expect(error?.crm_message).toContain('DUPLICATES_DETECTED: Use one of these records?');
+    const second = await sync(file);
+    expect(second).toMatchObject({ skipped: 1, created: 0 });
   });
 
   it('UNABLE_TO_LOCK_ROW records are sent again and land', async () => {

@@ -51,6 +51,8 @@ export async function connectSalesforce(config: Config, options: ConnectSalesfor
     ...(oauth2 && { oauth2 }),
   });
   conn.on('refresh', (accessToken: string, res: { instance_url?: string; refresh_token?: string }) => {
+    // jsforce keeps the refresh token it was given; a rotated one must be taken over, or the next refresh fails.
+    if (res.refresh_token !== undefined) conn.refreshToken = res.refresh_token;
     options.onTokens?.({ accessToken, instanceUrl: res.instance_url ?? conn.instanceUrl, ...(res.refresh_token !== undefined && { refreshToken: res.refresh_token }) });
   });
   const api = new SalesforceApi({ conn, retry: sf.retry, maxConcurrent: sf.maxConcurrent });
