@@ -22,6 +22,7 @@ import type { Logger } from '../lib/logger';
 import { loadMapping } from '../mapping/load-mapping';
 import { createCompanyCache } from '../store/company-cache';
 import { createConnections } from '../store/connections';
+import { createCredentials } from '../store/credentials';
 import { openStore, type Store } from '../store/db';
 import { createRecordErrors } from '../store/record-errors';
 import { createSyncRuns } from '../store/sync-runs';
@@ -72,13 +73,58 @@ export interface Target {
 export type Crm = 'hubspot' | 'salesforce';
 
 /** Connects to the org, records the connection (one per org) and builds the destination. */
+/**
+ * Tokens refreshed during a sync are kept, sealed with ENCRYPTION_KEY, for the org's connection, and used
+ * before the environment's on the next run: once Salesforce rotates a refresh token, the one in the
+ * environment no longer works. Without ENCRYPTION_KEY nothing is stored (a notice is logged).
+ */
+async function storedSalesforceTokens(config: Config, store: Store): Promise<{ connectionId: string; tokens: Record<string, string> } | undefined> {
+  const key = config.encryptionKey;
+  const instanceUrl = config.salesforce.instanceUrl;
+  if (key === undefined || instanceUrl === undefined) return undefined;
+  const credentials = createCredentials(store.db, key);
+  for (const connection of await createConnections(store.db).list({ crm: 'salesforce' })) {
+    const tokens = await credentials.get(connection.id);
+    if (tokens?.instanceUrl === instanceUrl) return { connectionId: connection.id, tokens };
+  }
+  return undefined;
+}
+
 export async function openSalesforceTarget(config: Config, store: Store, logger?: Logger): Promise<Target> {
   const mapping = loadMapping('salesforce', config.configDir);
-  const sf = await connectSalesforce(config, {
-    // CLI tokens come from the environment: a refreshed one lives as long as this process.
-    onTokens: (t) => logger?.info('Salesforce access token refreshed', { rotatedRefreshToken: t.refreshToken !== undefined }),
+  const stored = await storedSalesforceTokens(config, store);
+  const effective: Config = stored
+    ? {
+        ...config,
+        salesforce: {
+          ...config.salesforce,
+          ...(stored.tokens.accessToken !== undefined && { accessToken: stored.tokens.accessToken }),
+          ...(stored.tokens.refreshToken !== undefined && { refreshToken: stored.tokens.refreshToken }),
+        },
+      }
+    : config;
+  let connectionId: string | undefined = stored?.connectionId;
+  let latest: Record<string, string> = { ...stored?.tokens };
+  const key = config.encryptionKey;
+  const sf = await connectSalesforce(effective, {
+    onTokens: (t) => {
+      latest = { ...latest, accessToken: t.accessToken, instanceUrl: config.salesforce.instanceUrl ?? t.instanceUrl, ...(t.refreshToken !== undefined && { refreshToken: t.refreshToken }) };
+      if (key === undefined) {
+        logger?.warn('Salesforce tokens were refreshed but not stored: set ENCRYPTION_KEY to keep them (a rotated refresh token is otherwise lost)', {});
+        return;
+      }
+      if (connectionId === undefined) return; // stored once the org is known, below
+      createCredentials(store.db, key)
+        .put(connectionId, latest)
+        .catch((err: unknown) => logger?.error('could not store the refreshed Salesforce tokens', { error: err instanceof Error ? err.message : String(err) }));
+    },
   });
-  const connection = await createConnections(store.db).create({ crm: 'salesforce', accountId: sf.orgId });
+  const connections = createConnections(store.db);
+  const connection = await connections.create({ crm: 'salesforce', accountId: sf.orgId });
+  connectionId = connection.id;
+  // The org answered with these tokens: the connection works (again).
+  if (connection.status === 'needs_reauth') await connections.setStatus(connection.id, 'active');
+  if (key !== undefined && latest.accessToken !== undefined) await createCredentials(store.db, key).put(connection.id, latest);
   const destination = new SalesforceDestination({ api: sf.api, orgId: sf.orgId, mapping, settings: config.salesforce, maxTopics: config.sync.maxTopics, ...(logger && { logger }) });
   return { connectionId: connection.id, destination, mapping };
 }

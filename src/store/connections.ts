@@ -14,6 +14,8 @@ export interface Connection {
   /** HubSpot portal id / Salesforce org id. */
   accountId: string;
   status: ConnectionStatus;
+  /** Why (e.g. the refresh error behind `needs_reauth`); null when there is nothing to say. */
+  statusMessage: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -34,8 +36,8 @@ export interface Connections {
   getByAccount(crm: Crm, accountId: string): Promise<Connection | undefined>;
   /** Oldest first. */
   list(options?: { crm?: Crm; status?: ConnectionStatus }): Promise<Connection[]>;
-  /** Throws NOT_FOUND for an unknown connection. */
-  setStatus(id: string, status: ConnectionStatus): Promise<Connection>;
+  /** Throws NOT_FOUND for an unknown connection. `message` says why (cleared when omitted). */
+  setStatus(id: string, status: ConnectionStatus, message?: string): Promise<Connection>;
 }
 
 export interface ConnectionsOptions {
@@ -60,7 +62,7 @@ export function createConnections(db: Kysely<Database>, options: ConnectionsOpti
       // Insert-or-nothing, then read back: two processes connecting the same account at once both get the one row.
       await db
         .insertInto('connections')
-        .values({ id: input.id ?? randomUUID(), crm: input.crm, account_id: accountId, status, created_at: at, updated_at: at })
+        .values({ id: input.id ?? randomUUID(), crm: input.crm, account_id: accountId, status, status_message: null, created_at: at, updated_at: at })
         .onConflict((oc) => oc.columns(['crm', 'account_id']).doNothing())
         .execute();
       const connection = await getByAccount(input.crm, accountId);
@@ -85,9 +87,13 @@ export function createConnections(db: Kysely<Database>, options: ConnectionsOpti
       return rows.map(toConnection);
     },
 
-    async setStatus(id, status) {
+    async setStatus(id, status, message) {
       assertStatus(status);
-      const result = await db.updateTable('connections').set({ status, updated_at: now().toISOString() }).where('id', '=', id).executeTakeFirst();
+      const result = await db
+        .updateTable('connections')
+        .set({ status, status_message: message ?? null, updated_at: now().toISOString() })
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (result.numUpdatedRows !== 1n) {
         throw new SyncError('NOT_FOUND', `Connection ${id} does not exist; connect the CRM account first (e.g. \`orbit-sync setup hubspot\`).`);
       }
@@ -121,6 +127,7 @@ function toConnection(row: ConnectionRow): Connection {
     crm: row.crm,
     accountId: row.account_id,
     status: row.status,
+    statusMessage: row.status_message,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { FixConfigurationError, SyncError } from '../lib/errors';
 import { staticMigrationProvider } from './migrations';
@@ -78,7 +78,16 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
   };
 
   try {
+    // SQLite's procedure for schema changes that rebuild a table (migration 0003): foreign keys off while
+    // migrating (a no-op inside the migrator's transaction, so it is set here), then checked and back on.
+    await sql`select 1`.execute(db); // the driver's init (which turns foreign keys on) runs first
+    sqlite.exec('PRAGMA foreign_keys = OFF');
     await migrateToLatest(db);
+    const violations = sqlite.prepare('PRAGMA foreign_key_check').all();
+    sqlite.exec('PRAGMA foreign_keys = ON');
+    if (violations.length > 0) {
+      throw new SyncError('STORE_MIGRATION_FAILED', `The store's schema was updated but ${violations.length} rows now point at missing parents; restore the database from a backup.`);
+    }
   } catch (err) {
     await close();
     throw err;

@@ -14,7 +14,7 @@ export type Crm = (typeof CRMS)[number];
 /** Where a sync writes. Today each destination is one CRM; kept separate so a CRM can grow more. */
 export type Destination = Crm;
 
-export const CONNECTION_STATUSES = ['active', 'paused', 'disconnected'] as const;
+export const CONNECTION_STATUSES = ['active', 'paused', 'disconnected', 'needs_reauth'] as const;
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
 export const SYNC_RUN_STATUSES = ['pending', 'running', 'succeeded', 'partial', 'failed'] as const;
@@ -30,7 +30,17 @@ export interface ConnectionsTable {
   /** HubSpot portal id / Salesforce org id. */
   account_id: string;
   status: ConnectionStatus;
+  /** Why the status is what it is (e.g. the refresh error behind `needs_reauth`); null when active. */
+  status_message: string | null;
   created_at: IsoTimestamp;
+  updated_at: IsoTimestamp;
+}
+
+/** A connection's CRM credentials (tokens), sealed with ENCRYPTION_KEY: never stored in clear. */
+export interface ConnectionCredentialsTable {
+  connection_id: string;
+  /** `v1.<iv>.<tag>.<ciphertext>` (base64url), AES-256-GCM of the JSON credentials. */
+  sealed: string;
   updated_at: IsoTimestamp;
 }
 
@@ -139,6 +149,7 @@ export interface Database {
   ledger: LedgerTable;
   record_errors: RecordErrorsTable;
   company_cache: CompanyCacheTable;
+  connection_credentials: ConnectionCredentialsTable;
 }
 
 export type ConnectionRow = Selectable<ConnectionsTable>;

@@ -34,6 +34,7 @@ import type { FieldChange } from '../mapping/apply-policy';
 import { fingerprintPayload } from '../mapping/fingerprint';
 import { mapPerson, type MapContext } from '../mapping/map-person';
 import type { Mapping } from '../mapping/mapping-schema';
+import { createConnections } from '../store/connections';
 import { createLedger, type LedgerEntry, type LedgerUpsert } from '../store/ledger';
 import { createRecordErrors, type RecordError, type RecordFailure } from '../store/record-errors';
 import type { Database, SyncRunStatus } from '../store/schema';
@@ -437,6 +438,10 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     } else {
       status = 'failed';
       message = scrubText(describeError(err));
+      if (err instanceof SyncError && err.code === 'AUTH_INVALID' && !dryRun) {
+        // The CRM no longer accepts our credentials: the connection waits for a person to re-authorize it.
+        await createConnections(db).setStatus(connectionId, 'needs_reauth', message).catch(() => undefined);
+      }
     }
     logger?.error('sync stopped', { syncRunId, error: describeError(err) });
     try {

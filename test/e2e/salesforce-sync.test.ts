@@ -11,6 +11,8 @@ import { setupSalesforce } from '../../src/destinations/salesforce/setup';
 import { hashEmail } from '../../src/ingest/hash-email';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce/server';
 import type { SalesforceSandbox } from '../../src/sandbox/salesforce/types';
+import { randomBytes } from 'node:crypto';
+import { createConnections } from '../../src/store/connections';
 import { openStore, type Store } from '../../src/store/db';
 import { runSync, type SyncSummary } from '../../src/sync/run-sync';
 import { tmpDir, writeCsv, type Row } from './helpers/hubspot-sync';
@@ -151,6 +153,27 @@ describe('sync into Salesforce (sandbox org)', () => {
     expect(summary.status).toBe('failed');
     expect(summary.message).toMatch(/AUTH_INVALID.*authorized again/);
     expect(sb.findByEmail('Lead', 'dan@umbrella.test')).toHaveLength(0);
+    // The connection now waits for a person to re-authorize it, and says why.
+    const [connection] = await createConnections(store.db).list({ crm: 'salesforce' });
+    expect(connection).toMatchObject({ status: 'needs_reauth', statusMessage: expect.stringMatching(/Unable to refresh session/) });
+  });
+
+  it('refreshed and rotated tokens are kept sealed with ENCRYPTION_KEY and used by the next run', async () => {
+    await sb.close();
+    sb = await startSalesforceSandbox({ rotateRefreshToken: true });
+    config = { ...sfConfig(sb), encryptionKey: randomBytes(32) };
+    const file = writeCsv(dir, 'sf-rotate.csv', [DAN]);
+    const first = await sync(file, { beforeRun: () => sb.expireAccessTokens() });
+    expect(first.status).toBe('succeeded');
+    const rows = await store.db.selectFrom('connection_credentials').selectAll().execute();
+    expect(rows).toHaveLength(1);
+    // Sealed: neither token appears in the store.
+    expect(rows[0]?.sealed).not.toContain(sb.refreshToken);
+    expect(rows[0]?.sealed).not.toContain('Bearer');
+    // The environment's refresh token was rotated away; the next run refreshes with the stored one.
+    sb.expireAccessTokens();
+    const second = await sync(writeCsv(dir, 'sf-rotate-2.csv', [DAN, BOB]));
+    expect(second).toMatchObject({ status: 'succeeded', created: 1 });
   });
 
   it('setup is idempotent and grants the fields through a permission set', async () => {

@@ -57,9 +57,10 @@ export async function connectSalesforce(config: Config, options: ConnectSalesfor
   });
   const api = new SalesforceApi({ conn, retry: sf.retry, maxConcurrent: sf.maxConcurrent });
 
-  if (sf.accessToken === undefined && sf.refreshToken !== undefined) {
-    // No access token yet: get one before the first request.
-    const refreshToken = sf.refreshToken;
+  /** A new access token now (jsforce refreshes by itself only on a REST 401). */
+  const refreshNow = async (): Promise<void> => {
+    const refreshToken = conn.refreshToken ?? sf.refreshToken;
+    if (refreshToken === undefined) return;
     const res = await api.call('POST /services/oauth2/token', () => conn.oauth2.refreshToken(refreshToken)).catch((err: unknown) => {
       throw classifySalesforceError(new Error(`Unable to refresh session due to: ${err instanceof Error ? err.message : String(err)}`), {
         endpoint: 'POST /services/oauth2/token',
@@ -68,8 +69,16 @@ export async function connectSalesforce(config: Config, options: ConnectSalesfor
     });
     conn._establish({ instanceUrl: res.instance_url, accessToken: res.access_token, refreshToken: res.refresh_token ?? refreshToken });
     options.onTokens?.({ accessToken: res.access_token, instanceUrl: res.instance_url, ...(res.refresh_token !== undefined && { refreshToken: res.refresh_token }) });
-  }
-  const raw = await api.call('GET /services/oauth2/userinfo', () => conn.request<unknown>('/services/oauth2/userinfo'));
+  };
+  // No access token yet: get one before the first request.
+  if (sf.accessToken === undefined) await refreshNow();
+  const userinfo = (): Promise<unknown> => api.call('GET /services/oauth2/userinfo', () => conn.request<unknown>('/services/oauth2/userinfo'));
+  // userinfo answers an expired token with 403 Bad_OAuth_Token, which jsforce does not refresh on.
+  const raw = await userinfo().catch(async (err: unknown) => {
+    if (!(err instanceof SyncError) || !/Bad_OAuth_Token|INVALID_SESSION_ID/i.test(err.message) || (conn.refreshToken ?? sf.refreshToken) === undefined) throw err;
+    await refreshNow();
+    return userinfo();
+  });
   const info = UserInfo.safeParse(raw);
   if (!info.success) throw new SyncError('BAD_RESPONSE', 'Salesforce’s /services/oauth2/userinfo did not name the organization (organization_id).');
   return { conn, api, orgId: info.data.organization_id };

@@ -21,6 +21,7 @@ describe('connections', () => {
       crm: 'hubspot',
       accountId: '12345678',
       status: 'active',
+      statusMessage: null,
       createdAt: '2026-02-01T10:00:00.000Z',
       updatedAt: '2026-02-01T10:00:00.000Z',
     });
@@ -70,8 +71,10 @@ describe('connections', () => {
     const paused = await connections.setStatus('conn-1', 'paused');
     expect(paused).toMatchObject({ status: 'paused', createdAt: '2026-02-01T10:00:00.000Z', updatedAt: '2026-02-05T10:00:00.000Z' });
     await expect(connections.setStatus('missing', 'active')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(connections.setStatus('conn-1', 'needs_reauth' as never)).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(connections.setStatus('conn-1', 'broken' as never)).rejects.toMatchObject({ code: 'INTERNAL' });
     expect((await connections.get('conn-1'))?.status).toBe('paused');
+    expect(await connections.setStatus('conn-1', 'needs_reauth', 'Unable to refresh session')).toMatchObject({ status: 'needs_reauth', statusMessage: 'Unable to refresh session' });
+    expect(await connections.setStatus('conn-1', 'active')).toMatchObject({ status: 'active', statusMessage: null });
   });
 
   it('refuses an empty account id and an unknown CRM', async () => {

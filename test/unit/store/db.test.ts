@@ -1,3 +1,10 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { DatabaseSync } from 'node:sqlite';
+import { Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import { MIGRATIONS } from '../../../src/store/migrations';
+import { NodeSqliteDialect } from '../../../src/store/sqlite-dialect';
 import path from 'node:path';
 import { FixConfigurationError } from '../../../src/lib/errors';
 import { openStore, resolveSqliteLocation } from '../../../src/store/db';
@@ -44,11 +51,38 @@ describe('openStore', () => {
     try {
       const tables = await store.db.introspection.getTables();
       expect(tables.map((t) => t.name).sort()).toEqual(
-        ['audience_subscriptions', 'company_cache', 'connections', 'ledger', 'record_errors', 'sync_runs'].sort(),
+        ['audience_subscriptions', 'company_cache', 'connection_credentials', 'connections', 'ledger', 'record_errors', 'sync_runs'].sort(),
       );
     } finally {
       await store.close();
       await store.close(); // closing twice is harmless
     }
   });
+});
+
+it('migration 0003 rebuilds connections without losing the rows that point at them', async () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'orbit-mig-')), 'old.db');
+  // A database at 0002 with a connection and a ledger row.
+  const sqlite = new DatabaseSync(file, { enableForeignKeyConstraints: true });
+  const old = new Kysely<never>({ dialect: new NodeSqliteDialect({ database: sqlite, busyTimeoutMs: 1000 }) });
+  const upTo0002 = { getMigrations: () => Promise.resolve(Object.fromEntries(Object.entries(MIGRATIONS).filter(([n]) => n < '0003')) as typeof MIGRATIONS) };
+  await new Migrator({ db: old, provider: upTo0002 }).migrateToLatest();
+  sqlite.exec(`insert into connections values ('c1', 'salesforce', '00D1', 'active', 't', 't')`);
+  sqlite.exec(`insert into ledger (connection_id, destination, hashed_email, crm_record_id, crm_object_type, payload_fingerprint, updated_at) values ('c1', 'salesforce', '${'a'.repeat(64)}', '00Q1', 'lead', 'fp', 't')`);
+  await old.destroy();
+
+  const store = await openStore(file);
+  try {
+    expect(await store.db.selectFrom('ledger').select('crm_record_id').execute()).toEqual([{ crm_record_id: '00Q1' }]);
+    expect(await store.db.selectFrom('connections').select(['id', 'status', 'status_message']).execute()).toEqual([{ id: 'c1', status: 'active', status_message: null }]);
+    // Foreign keys are on again: a ledger row for an unknown connection is refused.
+    await expect(
+      store.db
+        .insertInto('ledger')
+        .values({ connection_id: 'nope', destination: 'salesforce', hashed_email: 'b'.repeat(64), crm_record_id: 'x', crm_object_type: 'lead', crm_company_id: null, payload_fingerprint: 'f', last_score: null, last_run_id: null, last_sync_run_id: null, last_topics: null, updated_at: 't' })
+        .execute(),
+    ).rejects.toThrow(/FOREIGN KEY/);
+  } finally {
+    await store.close();
+  }
 });
