@@ -111,6 +111,16 @@ describe('sync into Salesforce (sandbox org)', () => {
     expect(sb.get('Opportunity', s.humanHigh.Id)).toMatchObject({ Leadpipe_Priority__c: 'High', Leadpipe_Intent_Score__c: 65 });
   });
 
+  it('with leadRating on, Leads get Hot/Warm/Cold from the score (off by default)', async () => {
+    const off = await sync(writeCsv(dir, 'sf-rating-off.csv', [DAN]));
+    expect(off.created).toBe(1);
+    expect(sb.findByEmail('Lead', 'dan@umbrella.test')[0]?.Rating ?? null).toBeNull();
+    config.salesforce.leadRating = true;
+    await sync(writeCsv(dir, 'sf-rating-on.csv', [{ ...DAN, score: 88 }, { email: 'eve@umbrella.test', firstName: 'eve', company: 'Umbrella', score: 20 }]));
+    expect(sb.findByEmail('Lead', 'dan@umbrella.test')[0]?.Rating).toBe('Hot');
+    expect(sb.findByEmail('Lead', 'eve@umbrella.test')[0]?.Rating).toBe('Cold');
+  });
+
   it('re-syncing the same run makes no write call', async () => {
     seedOrg();
     const file = writeCsv(dir, 'sf-again.csv', [ADA, BOB, CARA, DAN]);
