@@ -12,6 +12,7 @@ import { runInspectCommand } from './commands/inspect';
 import { runDemoCommand } from './commands/demo';
 import { runRunsCommand, runSetupCommand, runSyncCommand } from './commands/sync';
 import { runSandboxCommand } from './commands/sandbox';
+import { runServeCommand } from './commands/serve';
 import { writeExportFile } from './sandbox/export-csv';
 
 function positiveInt(value: string): number {
@@ -113,6 +114,15 @@ export function buildProgram(getConfig: () => Config): Command {
     .action(async (opts: { limit: number; errors?: string; json?: boolean }) => {
       const config = getConfig();
       process.exitCode = await runRunsCommand(opts, config, { stdout: process.stdout, stderr: process.stderr });
+    });
+
+  program
+    .command('serve')
+    .description('Run the HTTP server: /healthz, /readyz, /metrics (OAuth installs, scheduler and webhooks land with issue #5). Stops gracefully on SIGTERM.')
+    .option('--port <port>', 'port to listen on (default: PORT, 3000)', positiveInt)
+    .action(async (opts: { port?: number }) => {
+      const config = getConfig();
+      process.exitCode = await runServeCommand(config, createLogger({ level: config.logLevel }), opts.port === undefined ? {} : { port: opts.port });
     });
 
   program

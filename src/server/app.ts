@@ -1,0 +1,69 @@
+/**
+ * The Express 5 app factory of `orbit-sync serve` (no `listen` inside, so tests and the CLI choose the
+ * port). This first part serves the operational endpoints:
+ *
+ * - `GET /healthz` — liveness: the process answers.
+ * - `GET /readyz` — readiness: the store answers a query and every migration is applied; 503 otherwise,
+ *   with the reason, so a load balancer stops sending work to a process that cannot do it.
+ * - `GET /metrics` — Prometheus text from the store (metrics.ts).
+ *
+ * Unknown routes and errors answer JSON `{ error: { code, message } }`. OAuth installs, the admin API and
+ * webhooks (issue #5) mount here next.
+ */
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import { sql, type Kysely } from 'kysely';
+import { MIGRATIONS } from '../store/migrations';
+import type { Database } from '../store/schema';
+import { renderMetrics } from './metrics';
+
+export interface AppOptions {
+  db: Kysely<Database>;
+  /** Where an unexpected error is reported (its message never reaches the client). */
+  onError?: (err: unknown) => void;
+}
+
+async function readiness(db: Kysely<Database>): Promise<{ ready: boolean; reason?: string }> {
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    return { ready: false, reason: `store unreachable: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  try {
+    const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    const names = new Set(applied.rows.map((r) => r.name));
+    const missing = Object.keys(MIGRATIONS).filter((m) => !names.has(m));
+    return missing.length === 0 ? { ready: true } : { ready: false, reason: `migrations not applied: ${missing.join(', ')}` };
+  } catch (err) {
+    return { ready: false, reason: `migrations unknown: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const r = await readiness(options.db);
+    res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reason: r.reason });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(await renderMetrics(options.db));
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.path}` } });
+  });
+
+  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+    void _next;
+    options.onError?.(err);
+    res.status(500).json({ error: { code: 'INTERNAL', message: 'Internal error; the server log has the details.' } });
+  };
+  app.use(onError);
+  return app;
+}
