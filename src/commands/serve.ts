@@ -9,6 +9,7 @@ import type { Config } from '../config';
 import { describeError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { createApp } from '../server/app';
+import { loadAppManifest } from '../server/app-manifest';
 import { openStore } from '../store/db';
 
 export interface ServeOptions {
@@ -19,6 +20,8 @@ export interface ServeOptions {
 }
 
 export async function runServeCommand(config: Config, logger: Logger, options: ServeOptions = {}): Promise<number> {
+  // The manifest is checked before anything listens: a bad app.json fails the start with every problem listed.
+  const manifest = loadAppManifest();
   const store = await openStore(config.databaseUrl);
   const app = createApp({ db: store.db, onError: (err) => logger.error('request failed', { error: describeError(err) }) });
   const server = await new Promise<Server>((resolve, reject) => {
@@ -26,7 +29,7 @@ export async function runServeCommand(config: Config, logger: Logger, options: S
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  logger.info('orbit-sync serving', { port });
+  logger.info('orbit-sync serving', { port, app: manifest.uid });
   options.onListening?.(url);
   await (options.stop ??
     new Promise<void>((resolve) => {
