@@ -23,7 +23,7 @@ export async function runServeCommand(config: Config, logger: Logger, options: S
   // The manifest is checked before anything listens: a bad app.json fails the start with every problem listed.
   const manifest = loadAppManifest();
   const store = await openStore(config.databaseUrl);
-  const app = createApp({ db: store.db, onError: (err) => logger.error('request failed', { error: describeError(err) }) });
+  const app = createApp({ db: store.db, adminToken: config.adminToken, onError: (err) => logger.error('request failed', { error: describeError(err) }) });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(options.port ?? config.port, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

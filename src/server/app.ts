@@ -7,17 +7,22 @@
  *   with the reason, so a load balancer stops sending work to a process that cannot do it.
  * - `GET /metrics` — Prometheus text from the store (metrics.ts).
  *
- * Unknown routes and errors answer JSON `{ error: { code, message } }`. OAuth installs, the admin API and
- * webhooks (issue #5) mount here next.
+ * - `/api/…` — the admin API (admin-api.ts), behind `Bearer ADMIN_TOKEN`.
+ *
+ * Unknown routes and errors answer JSON `{ error: { code, message } }`. OAuth installs and webhooks
+ * (issue #5) mount here next.
  */
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { sql, type Kysely } from 'kysely';
 import { MIGRATIONS } from '../store/migrations';
 import type { Database } from '../store/schema';
+import { adminApi } from './admin-api';
 import { renderMetrics } from './metrics';
 
 export interface AppOptions {
   db: Kysely<Database>;
+  /** Bearer token of the admin API under /api; undefined turns the API off. */
+  adminToken?: string | undefined;
   /** Where an unexpected error is reported (its message never reaches the client). */
   onError?: (err: unknown) => void;
 }
@@ -54,6 +59,8 @@ export function createApp(options: AppOptions): Express {
   app.get('/metrics', async (_req, res) => {
     res.type('text/plain; version=0.0.4; charset=utf-8').send(await renderMetrics(options.db));
   });
+
+  app.use('/api', adminApi({ db: options.db, adminToken: options.adminToken }));
 
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.path}` } });

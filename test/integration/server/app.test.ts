@@ -82,3 +82,35 @@ it('orbit-sync serve listens on the port, answers, and stops gracefully when ask
   expect(await serving).toBe(0);
   await expect(fetch(`${url}/healthz`)).rejects.toThrow();
 });
+
+describe('admin API', () => {
+  const TOKEN = 'admin-token-for-tests-0123456789';
+
+  it('needs the bearer ADMIN_TOKEN, is off without one, and lists connections, sync runs and a run’s errors', async () => {
+    const store = await openStore(':memory:');
+    const connection = await createConnections(store.db).create({ crm: 'salesforce', accountId: '00D1' });
+    const runs = createSyncRuns(store.db);
+    const run = await runs.create({ connectionId: connection.id, destination: 'salesforce' });
+    const off = createApp({ db: store.db }).listen(0);
+    const on = createApp({ db: store.db, adminToken: TOKEN }).listen(0);
+    await Promise.all([new Promise((r) => off.once('listening', r)), new Promise((r) => on.once('listening', r))]);
+    const url = (s: Server): string => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    try {
+      expect((await fetch(`${url(off)}/api/connections`)).status).toBe(503);
+      expect((await fetch(`${url(on)}/api/connections`)).status).toBe(401);
+      expect((await fetch(`${url(on)}/api/connections`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+      const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+      expect(await (await fetch(`${url(on)}/api/connections`, auth)).json()).toMatchObject({ connections: [{ id: connection.id, crm: 'salesforce', status: 'active' }] });
+      expect(await (await fetch(`${url(on)}/api/sync-runs?limit=5`, auth)).json()).toMatchObject({ syncRuns: [{ id: run.id, status: 'pending' }] });
+      const bad = await fetch(`${url(on)}/api/sync-runs?limit=0`, auth);
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.stringMatching(/limit/) as unknown } });
+      expect(await (await fetch(`${url(on)}/api/sync-runs/${run.id}/errors`, auth)).json()).toEqual({ syncRunId: run.id, errors: [] });
+      expect((await fetch(`${url(on)}/api/sync-runs/nope/errors`, auth)).status).toBe(404);
+    } finally {
+      off.close();
+      on.close();
+      await store.close();
+    }
+  });
+});
