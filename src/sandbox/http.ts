@@ -1,5 +1,6 @@
 /** HTTP helpers shared by the sandboxes' servers: request bodies, zod errors, routing. */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 
 /** The request body as UTF-8 text, refusing (with the sandbox's own error) a body over `maxBytes`. */
@@ -49,4 +50,30 @@ export function matchRoute<R extends string>(
     }
   }
   return pathMatched ? 'method-not-allowed' : null;
+}
+
+/**
+ * Starts `server` on 127.0.0.1 (`port` 0: the OS picks a free one, so parallel test files never collide)
+ * and returns its base URL and an idempotent `close` that also drops kept-alive connections (fetch keeps
+ * them open; without that, close would wait for their idle timeout). `beforeClose` runs once, first.
+ */
+export async function listenOnLoopback(server: Server, port = 0, beforeClose?: () => void): Promise<{ url: string; close: () => Promise<void> }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port: bound } = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve, reject) => {
+      beforeClose?.();
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeAllConnections();
+    });
+    return closing;
+  };
+  return { url: `http://127.0.0.1:${bound}`, close };
 }

@@ -2,6 +2,34 @@
 import type { GeneratedRow } from './generate-people';
 import type { Random } from './random';
 
+/** Kinds of deals/opportunities a seeded CRM holds, and their default shares. */
+export const SEED_RECORD_KINDS = ['open-no-priority', 'open-high', 'open-low', 'closed-won', 'closed-lost'] as const;
+export type SeedRecordKind = (typeof SEED_RECORD_KINDS)[number];
+export const DEFAULT_KIND_WEIGHTS: Readonly<Record<SeedRecordKind, number>> = {
+  'open-no-priority': 0.35,
+  'open-high': 0.15,
+  'open-low': 0.2,
+  'closed-won': 0.15,
+  'closed-lost': 0.15,
+};
+
+/** Job titles a rep typed, different from Leadpipe's (to prove `ifEmpty` keeps them). */
+export const HUMAN_TITLES: readonly string[] = [
+  'Head of Growth',
+  'Director, Demand Generation',
+  'VP Revenue',
+  'Sales Lead',
+  'Marketing Ops Lead',
+  'Chief of Staff',
+  'Partner',
+  'Managing Director',
+  'IT Manager',
+  'Procurement Lead',
+];
+
+/** How a person renamed a company record. */
+export const COMPANY_RENAMES: ReadonlyArray<(name: string) => string> = [(n) => `${n}, Inc.`, (n) => `${n} LLC`, (n) => `${n} Holdings`, (n) => `${n} (HQ)`, (n) => `${n} Corp.`];
+
 /** `mary o'neil` → `Mary O'Neil`: how a rep would have typed a name Leadpipe sends lower-case. */
 export function titleCase(text: string): string {
   return text.replace(/(^|[\s'-])(\p{L})/gu, (_m, sep: string, ch: string) => `${sep}${ch.toUpperCase()}`);

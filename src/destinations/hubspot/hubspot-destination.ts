@@ -29,7 +29,7 @@ import { isWritten, type BatchResult, type CrmDestination, type PersonIntent, ty
 import { CompanyResolver, normalizeCompanyDomain, type ResolvedCompany } from './companies';
 import { DealPrioritizer, priorityOptions } from './deals';
 import type { HubspotApi } from './hubspot-api';
-import { AssociationWriteResponse, BatchObjectsResponse, BatchUpsertResponse, parseBody, type SimpleObject, type StandardError } from './schemas';
+import { AssociationWriteResponse, BatchObjectsResponse, BatchUpsertResponse, parseBody, type Property, type SimpleObject, type StandardError } from './schemas';
 import { customProperties, listProperties, standardProperties, type HubspotObject } from './setup';
 
 export interface HubspotDestinationOptions {
@@ -101,7 +101,7 @@ export class HubspotDestination implements CrmDestination {
     const custom = customProperties(mapping);
     const standard = standardProperties(mapping);
     const missing: string[] = [];
-    let dealProperties = new Map<string, Awaited<ReturnType<typeof listProperties>> extends Map<string, infer P> ? P : never>();
+    let dealProperties = new Map<string, Property>();
     for (const object of ['contacts', 'companies', 'deals'] as HubspotObject[]) {
       const existing = await listProperties(client, api, object);
       if (object === 'deals') dealProperties = existing;

@@ -146,14 +146,7 @@ export class SalesforceApi {
         }
         const page = QueryPage.safeParse(sub.body);
         if (!page.success) throw new SyncError('BAD_RESPONSE', `Salesforce's query answer (${label}) is not what its API documents.`);
-        out.push(...(page.data.records as T[]));
-        let next = page.data.done ? undefined : page.data.nextRecordsUrl;
-        while (next !== undefined) {
-          const locator = next;
-          const more = await this.call(`GET /query ${label}More`, async (): Promise<QueryResult<T>> => await conn.queryMore<T>(locator));
-          out.push(...more.records);
-          next = more.done ? undefined : more.nextRecordsUrl;
-        }
+        out.push(...(page.data.records as T[]), ...(await this.rest<T>(page.data, `GET /query ${label}More`)));
       }
     }
     return out;
@@ -164,11 +157,17 @@ export class SalesforceApi {
     const conn = this.o.conn;
     // jsforce's Query is a thenable, not a Promise: await it inside.
     const first = await this.call(endpoint, async (): Promise<QueryResult<T>> => await conn.query<T>(soql, { autoFetch: false }));
-    const records = [...first.records];
+    return [...first.records, ...(await this.rest<T>(first, `${endpoint}More`))];
+  }
+
+  /** The records of the pages after `first` (queryMore), each page counted as one call. */
+  private async rest<T extends SfRecord>(first: { done: boolean; nextRecordsUrl?: string | undefined }, endpoint: string): Promise<T[]> {
+    const conn = this.o.conn;
+    const records: T[] = [];
     let next = first.done ? undefined : first.nextRecordsUrl;
     while (next !== undefined) {
       const locator = next;
-      const page = await this.call(`${endpoint}More`, async (): Promise<QueryResult<T>> => await conn.queryMore<T>(locator));
+      const page = await this.call(endpoint, async (): Promise<QueryResult<T>> => await conn.queryMore<T>(locator));
       records.push(...page.records);
       next = page.done ? undefined : page.nextRecordsUrl;
     }

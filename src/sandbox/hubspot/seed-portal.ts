@@ -15,14 +15,25 @@
  *
  * Records are seeded through the sandbox's seeding API (no HTTP, no rate limit).
  */
-import { allocateKinds, isFreshPerson, sampleShare, shareOption, titleCase } from '../seed-helpers';
+import {
+  allocateKinds,
+  COMPANY_RENAMES,
+  DEFAULT_KIND_WEIGHTS,
+  HUMAN_TITLES,
+  isFreshPerson,
+  sampleShare,
+  SEED_RECORD_KINDS,
+  shareOption,
+  titleCase,
+  type SeedRecordKind,
+} from '../seed-helpers';
 import type { GeneratedRow, LeadpipeResultRow } from '../generate-people';
 import { createRandom } from '../random';
 import { OPEN_DEAL_STAGES } from './schema';
 import type { HubspotSandbox } from './types';
 
-export const SEED_DEAL_KINDS = ['open-no-priority', 'open-high', 'open-low', 'closed-won', 'closed-lost'] as const;
-export type SeedDealKind = (typeof SEED_DEAL_KINDS)[number];
+export const SEED_DEAL_KINDS = SEED_RECORD_KINDS;
+export type SeedDealKind = SeedRecordKind;
 
 export interface SeedPortalOptions {
   seed: number | string;
@@ -75,34 +86,8 @@ export interface SeedPortalManifest {
   contactCompanies: Array<{ contactId: string; companyId: string }>;
 }
 
-const DEFAULT_DEAL_WEIGHTS: Record<SeedDealKind, number> = {
-  'open-no-priority': 0.35,
-  'open-high': 0.15,
-  'open-low': 0.2,
-  'closed-won': 0.15,
-  'closed-lost': 0.15,
-};
 
-const HUMAN_TITLES: readonly string[] = [
-  'Head of Growth',
-  'Director, Demand Generation',
-  'VP Revenue',
-  'Sales Lead',
-  'Marketing Ops Lead',
-  'Chief of Staff',
-  'Partner',
-  'Managing Director',
-  'IT Manager',
-  'Procurement Lead',
-];
 
-const COMPANY_RENAMES: ReadonlyArray<(name: string) => string> = [
-  (n) => `${n}, Inc.`,
-  (n) => `${n} LLC`,
-  (n) => `${n} Holdings`,
-  (n) => `${n} (HQ)`,
-  (n) => `${n} Corp.`,
-];
 
 const DEAL_SUFFIXES: readonly string[] = ['New business', 'Expansion', 'Renewal', 'Pilot', 'Platform upgrade'];
 
@@ -126,7 +111,7 @@ export function seedPortalFromPeople(sandbox: HubspotSandbox, rows: Iterable<Gen
   const contactCompanyShare = shareOption('seedPortalFromPeople', 'contactCompanyShare', options.contactCompanyShare, 0.8);
   const contactDealShare = shareOption('seedPortalFromPeople', 'contactDealShare', options.contactDealShare, 0.3);
   const companyDealShare = shareOption('seedPortalFromPeople', 'companyDealShare', options.companyDealShare, 0.2);
-  const weights = { ...DEFAULT_DEAL_WEIGHTS, ...options.dealKinds };
+  const weights = { ...DEFAULT_KIND_WEIGHTS, ...options.dealKinds };
   for (const k of SEED_DEAL_KINDS) if (!(weights[k] >= 0)) throw new RangeError(`seedPortalFromPeople: dealKinds.${k} must be >= 0`);
 
   // People, once per primary email, in row order.

@@ -124,8 +124,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { matchRoute, readBodyText, type RouteSpec } from '../http';
+import { listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
 import {
   associateDefault,
   AssociationStore,
@@ -557,23 +556,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
-      server.closeAllConnections();
-    });
-    return closing;
-  };
+  const { url, close } = await listenOnLoopback(server, options.port);
 
   const listOf = (type: HubspotObjectType): HubspotRecord[] => {
     const store = ctx.stores[type];
@@ -588,7 +571,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     Object.fromEntries(HUBSPOT_OBJECT_TYPES.map((t) => [t, read(t).map((v) => structuredClone(v))])) as Record<HubspotObjectType, T[]>;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     accessToken,
     portalId,
     close,

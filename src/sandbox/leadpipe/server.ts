@@ -23,7 +23,6 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
@@ -32,7 +31,7 @@ import type { ExportCsvOptions } from '../export-csv';
 import { DEFAULT_TOPICS, generatePeople, LEADPIPE_RESULT_FIELDS } from '../generate-people';
 import type { GeneratedRow, LeadpipeResultField, LeadpipeTopic } from '../generate-people';
 import { hashSeed } from '../random';
-import { describeZodError, matchRoute, readBodyText, type RouteSpec } from '../http';
+import { describeZodError, listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
 
 // --- public types ---------------------------------------------------------------------------------
 
@@ -1009,26 +1008,9 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // Port 0: the OS picks a free port, so parallel test files never collide.
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  baseUrl = `http://127.0.0.1:${port}`;
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
-      // fetch keeps connections alive; without this close() would wait for their idle timeout.
-      server.closeAllConnections();
-    });
-    return closing;
-  };
+  const listening = await listenOnLoopback(server, options.port);
+  baseUrl = listening.url;
+  const close = listening.close;
 
   function runRecordOr(runId: string): RunRecord {
     const record = runs.get(runId);

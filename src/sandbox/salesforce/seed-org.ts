@@ -21,14 +21,25 @@
  *
  * Records go through the sandbox's seeding API (no HTTP, no API allocation, no duplicate rules).
  */
-import { allocateKinds, isFreshPerson, sampleShare, shareOption, titleCase } from '../seed-helpers';
+import {
+  allocateKinds,
+  COMPANY_RENAMES,
+  DEFAULT_KIND_WEIGHTS,
+  HUMAN_TITLES,
+  isFreshPerson,
+  sampleShare,
+  SEED_RECORD_KINDS,
+  shareOption,
+  titleCase,
+  type SeedRecordKind,
+} from '../seed-helpers';
 import type { GeneratedRow, LeadpipeResultRow } from '../generate-people';
 import { createRandom } from '../random';
 import { isValidEmail, OPEN_STAGES } from './schema';
 import type { SalesforceSandbox, SeedFields } from './types';
 
-export const SEED_OPPORTUNITY_KINDS = ['open-no-priority', 'open-high', 'open-low', 'closed-won', 'closed-lost'] as const;
-export type SeedOpportunityKind = (typeof SEED_OPPORTUNITY_KINDS)[number];
+export const SEED_OPPORTUNITY_KINDS = SEED_RECORD_KINDS;
+export type SeedOpportunityKind = SeedRecordKind;
 
 export interface SeedOrgOptions {
   seed: number | string;
@@ -99,28 +110,8 @@ export interface SeedOrgManifest {
   opportunities: SeededOpportunity[];
 }
 
-const DEFAULT_KIND_WEIGHTS: Record<SeedOpportunityKind, number> = {
-  'open-no-priority': 0.35,
-  'open-high': 0.15,
-  'open-low': 0.2,
-  'closed-won': 0.15,
-  'closed-lost': 0.15,
-};
 
-const HUMAN_TITLES: readonly string[] = [
-  'Head of Growth',
-  'Director, Demand Generation',
-  'VP Revenue',
-  'Sales Lead',
-  'Marketing Ops Lead',
-  'Chief of Staff',
-  'Partner',
-  'Managing Director',
-  'IT Manager',
-  'Procurement Lead',
-];
 const RATINGS = ['Hot', 'Warm', 'Cold'] as const;
-const ACCOUNT_RENAMES: ReadonlyArray<(name: string) => string> = [(n) => `${n}, Inc.`, (n) => `${n} LLC`, (n) => `${n} Holdings`, (n) => `${n} (HQ)`, (n) => `${n} Corp.`];
 const OPPORTUNITY_SUFFIXES: readonly string[] = ['New business', 'Expansion', 'Renewal', 'Pilot', 'Platform upgrade'];
 const ROLES: readonly string[] = ['Decision Maker', 'Economic Buyer', 'Evaluator', 'Influencer', 'Technical Buyer'];
 /** Salesforce's placeholder for a required value nobody provided. */
@@ -221,7 +212,7 @@ export function seedOrgFromPeople(sandbox: SalesforceSandbox, rows: Iterable<Gen
   const accountInputs = seededDomains.map((domain) => {
     const leadpipeName = leadpipeNames.get(domain) ?? domain;
     const humanName = titleCase(leadpipeName);
-    return { domain, leadpipeName, name: renamed.has(domain) ? rng.pick(ACCOUNT_RENAMES)(humanName) : humanName };
+    return { domain, leadpipeName, name: renamed.has(domain) ? rng.pick(COMPANY_RENAMES)(humanName) : humanName };
   });
   const accounts = sandbox.seedAccounts(accountInputs.map((a) => ({ fields: { Name: a.name, Website: a.domain } })));
   accounts.forEach((account, i) => {

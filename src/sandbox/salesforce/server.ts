@@ -106,8 +106,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { matchRoute, readBodyText, type RouteSpec } from '../http';
+import { listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
 import { BulkIngest } from './bulk';
 import { jsonParserError, notFound, SalesforceApiError, sessionInvalid, shown } from './errors';
 import { MetadataService, parseSoapRequest, SoapFault, soapFaultXml } from './metadata';
@@ -708,25 +707,9 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  baseUrl = `http://127.0.0.1:${port}`;
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve, reject) => {
-      bulk.close();
-      server.close((err) => (err ? reject(err) : resolve()));
-      server.closeAllConnections();
-    });
-    return closing;
-  };
+  const listening = await listenOnLoopback(server, options.port, () => bulk.close());
+  baseUrl = listening.url;
+  const close = listening.close;
 
   const list = (type: SalesforceObjectType): SalesforceRecord[] => ctx.store.all(type).map((r) => viewRecord(schema, type, r));
 
