@@ -125,6 +125,13 @@ export class AssociationStore {
       .sort((a, b) => byNumericId(a.toId, b.toId));
   }
 
+  /** Drops every association of one record, both directions (the record is being deleted). */
+  removeRecord(type: HubspotObjectType, id: string): void {
+    const fromKey = key(type, id);
+    for (const toKey of this.edges.get(fromKey)?.keys() ?? []) this.edges.get(toKey)?.delete(fromKey);
+    this.edges.delete(fromKey);
+  }
+
   /** Every associated pair once, from its canonical side (contacts → deals → companies). */
   snapshot(): HubspotAssociationEdge[] {
     const out: HubspotAssociationEdge[] = [];

@@ -1,5 +1,6 @@
 /**
- * OAuth v1 for one app: POST /oauth/v1/token (authorization_code and refresh_token grants) and
+ * OAuth v1 for one app: the install page GET /oauth/authorize (consented at once, as the portal's admin),
+ * POST /oauth/v1/token (authorization_code and refresh_token grants) and
  * GET /oauth/v1/access-tokens/{token}, with HubSpot's error bodies; access tokens expire on the sandbox
  * clock. Wire names are the spec's snake_case (oauth-v1.json `TokenResponseIF` / `AccessTokenInfoResponse`);
  * the SDK turns them into `accessToken`, `hubId`, and so on.
@@ -30,6 +31,41 @@ function oauthError(status: string, error: string, message: string): OpResult {
   // [INFER] `category` is added so the body also matches the spec's `Error` (it requires category).
   const body: HubspotErrorBody = { ...errorBody('VALIDATION_ERROR', message), status, error, error_description: message };
   return { status: 400, body };
+}
+
+/**
+ * The authorize page's refusals that cannot go back to the app (unknown client, bad redirect_uri): HubSpot
+ * shows the user an error page; here a 400 JSON body shaped like the token endpoint's errors.
+ */
+function authorizePageError(error: string, message: string): OpResult {
+  return { status: 400, body: { ...errorBody('VALIDATION_ERROR', message), error, error_description: message } };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** `uri` plus query parameters, keeping its own query as written (and dropping a fragment). */
+function withQuery(uri: string, params: ReadonlyArray<readonly [string, string | null]>): string {
+  const hash = uri.indexOf('#');
+  const base = hash < 0 ? uri : uri.slice(0, hash);
+  const extra = params.flatMap(([k, v]) => (v === null ? [] : [`${k}=${encodeURIComponent(v)}`])).join('&');
+  const sep = !base.includes('?') ? '?' : base.endsWith('?') || base.endsWith('&') ? '' : '&';
+  return `${base}${sep}${extra}`;
+}
+
+/** `scope` / `optional_scope`: space-separated (`+` or `%20` in the URL), duplicates dropped. */
+function scopeList(value: string | null): string[] {
+  return [...new Set((value ?? '').split(/\s+/).filter((s) => s !== ''))];
+}
+
+function redirect(location: string): OpResult {
+  return { status: 302, body: undefined, headers: { location } };
 }
 
 function secret(prefix: string): string {
@@ -63,6 +99,49 @@ export class OAuthApp {
     const code = secret('code');
     this.codes.set(code, { redirectUri, scopes: [...scopes] });
     return code;
+  }
+
+  /**
+   * GET /oauth/authorize?client_id&redirect_uri&scope&optional_scope&state, or /oauth/{hubId}/authorize
+   * (`pinnedHubId`): the portal's admin consents at once.
+   * - 302 to `redirect_uri` + `code` and `state` (verbatim), its own query kept. The code grants the
+   *   required scopes and the optional ones the app has (`allowedScopes`; [INFER] others are dropped).
+   * - [INFER] A required scope the app does not have (`allowedScopes`) → 302 with `error=invalid_scope`,
+   *   `error_description` and `state` (HubSpot: "a mismatch fails the install", reference §8).
+   * - [INFER] 400, no redirect: unknown client_id, a hub id other than the portal's, a missing or
+   *   non-http(s) redirect_uri or one outside `redirectUris`, a missing `scope`.
+   */
+  authorize(query: URLSearchParams, pinnedHubId?: string): OpResult {
+    if (pinnedHubId !== undefined && pinnedHubId !== String(this.portalId)) {
+      return authorizePageError('invalid_request', `Account ${pinnedHubId} is not the portal the app is installed from (${this.portalId})`);
+    }
+    if (!this.options || query.get('client_id') !== this.options.clientId) {
+      return authorizePageError('invalid_client', 'missing or unknown client_id');
+    }
+    const redirectUri = query.get('redirect_uri') ?? '';
+    if (!isHttpUrl(redirectUri)) return authorizePageError('invalid_request', 'redirect_uri must be an absolute http(s) URL');
+    if (this.options.redirectUris && !this.options.redirectUris.includes(redirectUri)) {
+      return authorizePageError('invalid_request', `redirect_uri ${redirectUri} is not one of the app's redirect URLs`);
+    }
+    const required = scopeList(query.get('scope'));
+    if (required.length === 0) return authorizePageError('invalid_scope', 'scope is required (space-separated)');
+    const state = query.get('state');
+    const allowed = this.options.allowedScopes;
+    const refused = allowed ? required.filter((s) => !allowed.includes(s)) : [];
+    if (refused.length > 0) {
+      const description = `The app does not have the scopes ${refused.join(', ')}`;
+      return redirect(withQuery(redirectUri, [['error', 'invalid_scope'], ['error_description', description], ['state', state]]));
+    }
+    const optional = scopeList(query.get('optional_scope')).filter((s) => !required.includes(s) && (!allowed || allowed.includes(s)));
+    const code = this.issueCode(redirectUri, [...required, ...optional]);
+    return redirect(withQuery(redirectUri, [['code', code], ['state', state]]));
+  }
+
+  /** The app is uninstalled: every refresh and access token it was issued, and unused codes, stop working. */
+  revokeAll(): void {
+    this.codes.clear();
+    for (const entry of this.refreshTokens.values()) entry.revoked = true;
+    for (const entry of this.accessTokens.values()) entry.revoked = true;
   }
 
   revokeRefreshToken(token: string): boolean {

@@ -1,7 +1,9 @@
 /**
  * CRM records (contacts, companies, deals) and their batch endpoints, one implementation for all three:
- * read, upsert, update (by record id or a unique property) and create.
+ * read, upsert, update (by record id or a unique property) and create. Each store tells an optional
+ * observer of new records and changed values (the sandbox turns them into webhook events).
  */
+import type { OutgoingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { associationType, type AssociationStore } from './associations';
 import {
@@ -32,11 +34,20 @@ export interface PortalContext {
   associations: AssociationStore;
 }
 
-/** A handler's answer: the status and the JSON body. */
+/** A handler's answer: the status and the JSON body (and extra headers, e.g. a redirect's Location). */
 export interface OpResult {
   status: number;
   body: unknown;
+  headers?: OutgoingHttpHeaders;
 }
+
+/**
+ * What a store reports to its observer: a new record (its values set at creation are not also reported
+ * as changes), or a stored value that changed (`value` normalized; "" when cleared).
+ */
+export type RecordChange =
+  | { kind: 'created'; type: HubspotObjectType; id: string }
+  | { kind: 'propertyChanged'; type: HubspotObjectType; id: string; name: string; value: string };
 
 export const SINGULAR: Record<HubspotObjectType, string> = { contacts: 'contact', companies: 'company', deals: 'deal' };
 
@@ -57,6 +68,8 @@ export class RecordStore {
   /** Unique property → lookup key → record id. */
   private readonly index = new Map<string, Map<string, string>>();
   private nextId: number;
+  /** Told of every insert and every changed value (seeding included: the observer decides). */
+  observer: ((change: RecordChange) => void) | undefined;
 
   constructor(
     readonly type: HubspotObjectType,
@@ -120,12 +133,32 @@ export class RecordStore {
     if (existing) this.unindex(existing);
     const record: StoredRecord = { id, properties: new Map(), createdAt: at, updatedAt: at };
     this.records.set(id, record);
-    this.write(record, values, at);
+    this.apply(record, values, at);
+    this.observer?.({ kind: 'created', type: this.type, id });
     return record;
   }
 
-  /** Applies validated values ("" clears), stores their normalized form and re-indexes. */
+  /** Applies validated values ("" clears) to an existing record; the observer hears of each changed one. */
   write(record: StoredRecord, values: Record<string, string>, at: number): void {
+    const before = Object.keys(values).map((name) => [name, record.properties.get(name) ?? ''] as const);
+    this.apply(record, values, at);
+    for (const [name, previous] of before) {
+      const value = record.properties.get(name) ?? '';
+      if (value !== previous) this.observer?.({ kind: 'propertyChanged', type: this.type, id: record.id, name, value });
+    }
+  }
+
+  /** Deletes a record (its associations are the caller's business). False when missing. */
+  remove(id: string): boolean {
+    const record = this.records.get(id);
+    if (!record) return false;
+    this.unindex(record);
+    this.records.delete(id);
+    return true;
+  }
+
+  /** Stores the normalized values and re-indexes. */
+  private apply(record: StoredRecord, values: Record<string, string>, at: number): void {
     this.unindex(record);
     for (const [name, raw] of Object.entries(values)) {
       const value = normalizeValue(this.type, this.schema.property(this.type, name), raw);
@@ -383,8 +416,9 @@ export function batchUpsert(ctx: PortalContext, type: HubspotObjectType, raw: un
       errors.push(refused);
       continue;
     }
-    const record = existing ?? store.insert(store.newId(), {}, at);
-    store.write(record, values, at);
+    // A new record's values are part of its creation (no separate change reported).
+    if (existing) store.write(existing, values, at);
+    const record = existing ?? store.insert(store.newId(), values, at);
     results.push({
       ...store.view(record, writtenNames(type, values)),
       new: !existing,

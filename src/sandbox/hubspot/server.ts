@@ -1,7 +1,8 @@
 /**
  * A stateful HubSpot portal sandbox on loopback: auth (private-app token and OAuth), the 10-second and
  * daily rate limits, the search limit, the properties API, contacts / companies / deals batch read,
- * upsert, update and create, search, associations v4, the OAuth v1 token endpoints and the account details.
+ * upsert, update and create, search, associations v4, the OAuth install page and v1 token endpoints, the
+ * account details, and webhook deliveries to the app (./webhooks).
  * `@hubspot/api-client` reaches it with `new Client({ accessToken, basePath: sandbox.url })` (no trailing
  * slash, reference §1.2); every path is the one the SDK 14 calls (/crm/v3/…, /crm/v4/…, /oauth/v1/…).
  *
@@ -14,13 +15,13 @@
  * observed `status: 'error'` (OAuth errors carry HubSpot's `status: 'BAD_…'` instead).
  *
  * Files: ./types (public types), ./schema (properties, groups, value rules), ./records (records and
- * their batch endpoints), ./search, ./associations, ./oauth, ./errors; ./seed-portal seeds a realistic
+ * their batch endpoints), ./search, ./associations, ./oauth, ./webhooks, ./errors; ./seed-portal seeds a realistic
  * portal from generated people.
  *
  * Request flow:
  *   1. route the method + path (unknown path → 404, wrong method → 405, both with HubSpot's error body);
  *   2. count the request for its route (test control);
- *   3. OAuth routes (token, access-token info) are answered here: no bearer, no rate limit;
+ *   3. OAuth routes (authorize, token, access-token info) are answered here: no bearer, no rate limit;
  *   4. `Authorization: Bearer <token>` (missing/unknown/revoked → 401 INVALID_AUTHENTICATION, an expired
  *      OAuth access token → 401 EXPIRED_AUTHENTICATION);
  *   5. search routes: a rolling one-second window (over it → 429 "You have reached your secondly limit.",
@@ -103,6 +104,10 @@
  *     timeZone, companyCurrency, additionalCurrencies, utcOffset, utcOffsetMilliseconds, uiDomain,
  *     dataHostingLocation}`; it is authenticated and counted in the 10-second bucket.
  *   OAuth
+ *   - GET /oauth/authorize and /oauth/{hubId}/authorize (the install page) consent at once as the
+ *     portal's admin: 302 to redirect_uri with `code` and `state`; see OAuthApp.authorize for the checks
+ *     ([INFER] refusals: 400 JSON without a redirect, or a redirect with `error=invalid_scope`).
+ *     [INFER] `uninstallApp()` revokes every token and unused code of the app; webhooks keep their settings.
  *   - Token responses carry `token_use: 'access_token'` (required by the spec's `AccessTokenResponse`),
  *     `hub_id`, `user_id`, `scopes`, `expires_in` (default 1800). A refresh answers the same refresh token.
  *   - Errors are HTTP 400 `{status: 'BAD_GRANT_TYPE'|'BAD_CLIENT_ID'|'BAD_CLIENT_SECRET'|'BAD_AUTH_CODE'|
@@ -112,6 +117,13 @@
  *     call expired N minute(s) ago."; `revokeRefreshToken` (an uninstall) also kills the access tokens
  *     issued from it → 401 INVALID_AUTHENTICATION. Access-token info of an unknown, expired or revoked
  *     token → 404 OBJECT_NOT_FOUND. Scopes are reported, not enforced.
+ *
+ *   Webhooks (./webhooks has the details)
+ *   - Events: record creation and changes of subscribed properties through the API (batch create,
+ *     upsert, update) and the "HubSpot UI" controls `createContactAsUser` / `updateContactAsUser`;
+ *     `contact.privacyDeletion` from `gdprDeleteContact`. Seeding never fires events; association
+ *     changes, merges and API deletions are not simulated. They are sent after the request that caused
+ *     them has been answered.
  *
  *   Test controls
  *   - `requestCount(route)` counts every routed request (401s and 429s included); `writeRequestCount()`
@@ -137,6 +149,7 @@ import {
 import { errorBody, HubspotError, parseBody, validationError, type HubspotErrorBody } from './errors';
 import { OAuthApp } from './oauth';
 import { batchCreate, batchRead, batchUpdate, batchUpsert, checkWritable, RecordStore, valueProblems, type OpResult, type PortalContext } from './records';
+import { WebhookDispatcher, type WebhookActor } from './webhooks';
 import { DEFAULT_PIPELINE, defaultInvalidEmail, objectTypeOf, PortalSchema, PropertyCreateBody, PropertyGroupCreateBody } from './schema';
 import { search } from './search';
 import {
@@ -147,6 +160,7 @@ import {
   HUBSPOT_SEARCH_ROUTES,
   HUBSPOT_WRITE_ROUTES,
   RECORD_ROUTES,
+  type HubspotContact,
   type HubspotObjectType,
   type HubspotRecord,
   type HubspotSandbox,
@@ -161,6 +175,7 @@ export * from './types';
 export type { HubspotErrorBody, StandardError } from './errors';
 export { ASSOCIATION_TYPES } from './associations';
 export { CLOSED_DEAL_STAGES, COMPANY_INDUSTRIES, DEAL_STAGES, defaultInvalidEmail, OPEN_DEAL_STAGES } from './schema';
+export { signHubspotWebhookV3, WEBHOOK_USER_AGENT } from './webhooks';
 
 const DEFAULT_RATE_MAX = 110;
 const DEFAULT_RATE_INTERVAL_MS = 10_000;
@@ -196,7 +211,9 @@ const ROUTES: readonly RouteSpec<HubspotSandboxRoute>[] = [
   { route: 'batchCreateAssociations', method: 'POST', pattern: new RegExp(`^${A}/${SEG}/${SEG}/batch/create$`) },
   { route: 'batchReadAssociations', method: 'POST', pattern: new RegExp(`^${A}/${SEG}/${SEG}/batch/read$`) },
   { route: 'listAssociations', method: 'GET', pattern: new RegExp(`^/crm/v4/objects/${SEG}/${SEG}/associations/${SEG}$`) },
+  { route: 'oauthAuthorize', method: 'GET', pattern: /^\/oauth\/authorize$/ },
   { route: 'oauthToken', method: 'POST', pattern: /^\/oauth\/v1\/token$/ },
+  { route: 'oauthAuthorize', method: 'GET', pattern: new RegExp(`^/oauth/${SEG}/authorize$`) },
   { route: 'accessTokenInfo', method: 'GET', pattern: new RegExp(`^/oauth/v1/access-tokens/${SEG}$`) },
   { route: 'accountInfo', method: 'GET', pattern: /^\/account-info\/v3\/details$/ },
 ];
@@ -222,6 +239,8 @@ interface RequestInfo {
   req: IncomingMessage;
   params: string[];
   query: URLSearchParams;
+  /** Who is calling, for webhook events (undefined on the OAuth routes). */
+  actor?: WebhookActor;
 }
 
 type Handler = (info: RequestInfo) => Promise<OpResult> | OpResult;
@@ -269,6 +288,30 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     associations: new AssociationStore(),
   };
   const oauth = new OAuthApp(options.oauth, portalId, now);
+  const webhooks = new WebhookDispatcher({
+    portalId,
+    appId: oauth.appId,
+    clientSecret: options.oauth?.clientSecret,
+    userId: options.oauth?.userId ?? 7_654_321,
+    now,
+  });
+  webhooks.configure(options.webhooks);
+  /** Set while an API call or a "UI" control writes: the stores' changes become webhook events. Seeding leaves it unset. */
+  let actor: WebhookActor | undefined;
+  for (const type of HUBSPOT_OBJECT_TYPES) {
+    ctx.stores[type].observer = (change) => {
+      if (actor) webhooks.recordChange(change, actor);
+    };
+  }
+  function actingAs<T>(who: WebhookActor | undefined, write: () => T): T {
+    const previous = actor;
+    actor = who;
+    try {
+      return write();
+    } finally {
+      actor = previous;
+    }
+  }
 
   // 1. seeding (no API, no rate limit) -----------------------------------------------------------------
 
@@ -295,6 +338,28 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       if (Number.isNaN(at)) throw new RangeError(`HubSpot sandbox: createdAt ${input.createdAt ?? ''} is not a date`);
       return store.view(store.insert(id, values, at));
     });
+  }
+
+  /** A contact written as a sales rep in the HubSpot UI: the API's checks (problems throw), `CRM_UI` events. */
+  function updateAsUser(id: string, properties: Record<string, string>): HubspotContact {
+    const store = ctx.stores.contacts;
+    const record = store.get(id);
+    if (!record) throw new RangeError(`HubSpot sandbox: no contact ${id}`);
+    try {
+      checkWritable(ctx, 'contacts', Object.keys(properties));
+    } catch (err) {
+      if (err instanceof HubspotError) throw new RangeError(`HubSpot sandbox: ${err.message}`, { cause: err });
+      throw err;
+    }
+    const problems = valueProblems(ctx, 'contacts', properties);
+    if (problems.length > 0) throw new RangeError(`HubSpot sandbox: ${problems.map((p) => `${p.name}: ${p.message}`).join('; ')}`);
+    for (const [name, value] of Object.entries(properties)) {
+      if (value === '' || !schema.isUnique('contacts', name)) continue;
+      const holder = store.holder(name, value, id);
+      if (holder !== undefined) throw new RangeError(`HubSpot sandbox: ${name}=${value} already belongs to contacts ${holder}`);
+    }
+    actingAs(webhooks.userActor, () => store.write(record, properties, now()));
+    return store.view(record);
   }
 
   function associate(fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string, primary = false): void {
@@ -342,7 +407,10 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   const recordHandlers = Object.fromEntries(
     [...RECORD_ROUTE_TARGETS].map(([route, { type, op }]): [HubspotSandboxRoute, Handler] => [
       route,
-      async ({ req }) => recordOperations[op](type, await readJsonBody(req)),
+      async ({ req, actor: caller }) => {
+        const body = await readJsonBody(req);
+        return actingAs(caller, () => recordOperations[op](type, body));
+      },
     ]),
   ) as Record<RecordRoute, Handler>;
 
@@ -400,6 +468,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       return oauth.token(form);
     },
     accessTokenInfo: ({ params: [token] }) => oauth.info(token ?? ''),
+    oauthAuthorize: ({ params: [hubId], query }) => oauth.authorize(query, hubId),
 
     /** [INFER] HubSpot's account details (no spec file in ../shared/specs): the portal id and time zone. */
     accountInfo: () => {
@@ -423,14 +492,15 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
   // 4. auth and rate limits ---------------------------------------------------------------------------------
 
-  type AuthResult = { rateKey: string } | { status: 401; body: HubspotErrorBody };
+  /** `oauthApp`: the token is one the OAuth app was issued (its writes are `INTEGRATION` in webhooks). */
+  type AuthResult = { rateKey: string; oauthApp: boolean } | { status: 401; body: HubspotErrorBody };
 
   function authenticate(req: IncomingMessage): AuthResult {
     const auth = req.headers.authorization;
     const bearer = auth === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
-    if (bearer !== undefined && tokens.has(bearer)) return { rateKey: bearer };
+    if (bearer !== undefined && tokens.has(bearer)) return { rateKey: bearer, oauthApp: false };
     const checked = bearer === undefined ? undefined : oauth.check(bearer);
-    if (checked?.ok === true) return { rateKey: checked.rateKey };
+    if (checked?.ok === true) return { rateKey: checked.rateKey, oauthApp: true };
     if (checked) return { status: 401, body: errorBody(checked.category, checked.message) };
     const message =
       bearer === undefined
@@ -505,7 +575,12 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
     if (HUBSPOT_OAUTH_ROUTES.includes(route)) {
       const result = await handlers[route](info);
-      sendJson(res, result.status, result.body);
+      if (result.status >= 300 && result.status < 400) {
+        res.writeHead(result.status, { ...result.headers, 'content-length': 0 });
+        res.end();
+        return;
+      }
+      sendJson(res, result.status, result.body, result.headers);
       return;
     }
 
@@ -514,6 +589,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       sendJson(res, auth.status, auth.body);
       return;
     }
+    info.actor = webhooks.apiActor(auth.oauthApp);
 
     let headers: OutgoingHttpHeaders = {};
     if (HUBSPOT_SEARCH_ROUTES.includes(route)) {
@@ -535,7 +611,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
     try {
       const result = await handlers[route](info);
-      sendJson(res, result.status, result.body, headers);
+      sendJson(res, result.status, result.body, { ...result.headers, ...headers });
     } catch (err) {
       if (err instanceof HubspotError) {
         sendJson(res, err.status, errorBody(err.category, err.message, err.extra), headers);
@@ -574,7 +650,10 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     url,
     accessToken,
     portalId,
-    close,
+    close: async () => {
+      await webhooks.close();
+      await close();
+    },
     get state(): HubspotSandboxState {
       return {
         contacts: listOf('contacts'),
@@ -632,6 +711,28 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     },
     issueAuthorizationCode: ({ redirectUri, scopes }) => oauth.issueCode(redirectUri, scopes ?? []),
     revokeRefreshToken: (token) => oauth.revokeRefreshToken(token),
+    uninstallApp: () => {
+      oauth.revokeAll();
+    },
+    configureWebhooks: (settings) => {
+      webhooks.configure(settings);
+    },
+    createContactAsUser: (properties) => {
+      const [contact] = actingAs(webhooks.userActor, () => seedRecords('contacts', [{ properties }]));
+      if (!contact) throw new Error('HubSpot sandbox: contact not created');
+      return contact;
+    },
+    updateContactAsUser: (id, properties) => updateAsUser(id, properties),
+    gdprDeleteContact: (id) => {
+      if (!ctx.stores.contacts.get(id)) return false;
+      ctx.associations.removeRecord('contacts', id);
+      ctx.stores.contacts.remove(id);
+      webhooks.privacyDeletion(id);
+      return true;
+    },
+    webhookDeliveries: () => webhooks.list(),
+    flushWebhooks: () => webhooks.flush(),
+    deliverRawWebhook: (input) => webhooks.deliverRaw(input),
     requestCount: (route) => requestCounts[route],
     writeRequestCount: () => HUBSPOT_WRITE_ROUTES.reduce((n, route) => n + requestCounts[route], 0),
     startNewDay: () => {

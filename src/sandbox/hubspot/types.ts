@@ -108,6 +108,7 @@ export const HUBSPOT_SANDBOX_ROUTES = [
   'batchCreateAssociations',
   'batchReadAssociations',
   'listAssociations',
+  'oauthAuthorize',
   'oauthToken',
   'accessTokenInfo',
   'accountInfo',
@@ -164,7 +165,7 @@ export const HUBSPOT_WRITE_ROUTES: readonly HubspotSandboxRoute[] = [
 export const HUBSPOT_SEARCH_ROUTES: readonly HubspotSandboxRoute[] = ['searchContacts', 'searchCompanies', 'searchDeals'];
 
 /** OAuth routes: no bearer token, no rate limit. */
-export const HUBSPOT_OAUTH_ROUTES: readonly HubspotSandboxRoute[] = ['oauthToken', 'accessTokenInfo'];
+export const HUBSPOT_OAUTH_ROUTES: readonly HubspotSandboxRoute[] = ['oauthAuthorize', 'oauthToken', 'accessTokenInfo'];
 
 export interface PropertyInput {
   name: string;
@@ -214,6 +215,81 @@ export interface HubspotOAuthOptions {
   user?: string;
   /** Default `sandbox-<portalId>.hubspot.example`. */
   hubDomain?: string;
+  /** The app's redirect URLs: GET /oauth/authorize refuses any other `redirect_uri` (default: any http(s) URL). */
+  redirectUris?: string[];
+  /** The app's configured scopes (required and optional): the authorize page refuses others (default: any). */
+  allowedScopes?: string[];
+}
+
+/** The default webhook subscriptions (`<object>.propertyChange:<propertyName>` names one property). */
+export const DEFAULT_HUBSPOT_WEBHOOK_SUBSCRIPTIONS: readonly string[] = ['contact.creation', 'contact.propertyChange:email', 'contact.privacyDeletion'];
+
+/** Webhook (v3 signature) deliveries to the app's target URL, signed with `oauth.clientSecret`. */
+export interface HubspotWebhookOptions {
+  /** Absolute http(s) URL the sandbox POSTs to; signed as written here (query included). */
+  targetUrl: string;
+  /**
+   * `contact|company|deal` + `.creation` or `.propertyChange:<propertyName>`, and `contact.privacyDeletion`.
+   * Default DEFAULT_HUBSPOT_WEBHOOK_SUBSCRIPTIONS.
+   */
+  subscriptions?: string[];
+  /** Events per POST (default 100, HubSpot's). */
+  maxEventsPerRequest?: number;
+  /** Attempts per batch, the first included (default 3; HubSpot retries up to 10 times over 24 h). */
+  maxAttempts?: number;
+  /** Delay before a retry (default 50 ms; HubSpot's are randomized, minutes to hours). */
+  retryDelayMs?: number;
+  /** Per attempt, the whole exchange (default 5000 ms, HubSpot's). */
+  timeoutMs?: number;
+}
+
+/** One webhook event as HubSpot sends it (reference §9); a POST body is a JSON array of these. */
+export interface HubspotWebhookEvent {
+  eventId: number;
+  /** Stable per subscription (type and property name). */
+  subscriptionId: number;
+  portalId: number;
+  appId: number;
+  /** ms since epoch, on the sandbox clock. */
+  occurredAt: number;
+  /** e.g. `contact.creation`, `contact.propertyChange`, `contact.privacyDeletion`. */
+  subscriptionType: string;
+  /** 0 on the first attempt. */
+  attemptNumber: number;
+  objectId: number;
+  propertyName?: string;
+  propertyValue?: string;
+  /** Creation events. */
+  changeFlag?: 'CREATED';
+  /** `INTEGRATION` (the app's OAuth token), `API` (another token), `CRM_UI`, `GDPR`. */
+  changeSource: string;
+  /** `INTEGRATION`: the app id; `CRM_UI`: `userId:<id>`. */
+  sourceId?: string;
+}
+
+/** One POST the sandbox tried (test control `webhookDeliveries()`). */
+export interface HubspotWebhookDelivery {
+  events: HubspotWebhookEvent[];
+  /** 0 for the first attempt (= the events' attemptNumber). */
+  attempt: number;
+  /** The receiver's status, or 'error' for a connection failure or a timeout. */
+  status: number | 'error';
+  error?: string;
+  /** The raw JSON body sent (what the signature covers). */
+  body: string;
+  /** The request headers sent. */
+  headers: Record<string, string>;
+}
+
+/** A hand-made delivery through the sandbox's sending path (test control `deliverRawWebhook`). */
+export interface HubspotRawWebhookInput {
+  body: string;
+  /** Added to (or overriding) the sandbox's headers. */
+  headers?: Record<string, string>;
+  /** X-HubSpot-Request-Timestamp (and the signed one). Default the sandbox clock. */
+  timestamp?: number;
+  /** Default true: X-HubSpot-Signature-v3 (and v1) over this body and timestamp. */
+  sign?: boolean;
 }
 
 export interface HubspotSandboxOptions {
@@ -231,6 +307,8 @@ export interface HubspotSandboxOptions {
   invalidEmail?: (email: string) => boolean;
   /** Enables the OAuth endpoints for one app. */
   oauth?: HubspotOAuthOptions;
+  /** Webhook deliveries of the OAuth app (needs `oauth`); `configureWebhooks` sets them later. */
+  webhooks?: HubspotWebhookOptions;
   /** The portal's time zone reported by GET /account-info/v3/details (default `US/Eastern`). */
   timeZone?: string;
   /** Port to listen on (default: a free one). */
@@ -283,6 +361,22 @@ export interface HubspotSandbox {
   issueAuthorizationCode(input: { redirectUri: string; scopes?: readonly string[] }): string;
   /** Revokes a refresh token and every access token issued from it (an uninstall). False when unknown. */
   revokeRefreshToken(token: string): boolean;
+  /** The portal uninstalls the OAuth app: every refresh and access token it was issued is revoked. */
+  uninstallApp(): void;
+  /** Sets, replaces or (undefined) removes the webhook settings; removal drops events not yet sent. */
+  configureWebhooks(options: HubspotWebhookOptions | undefined): void;
+  /** A sales rep creates a contact in the HubSpot UI: API validation (problems throw), `CRM_UI` events. */
+  createContactAsUser(properties: Record<string, string>): HubspotContact;
+  /** A sales rep edits a contact in the HubSpot UI ("" clears a value). Throws when missing or invalid. */
+  updateContactAsUser(id: string, properties: Record<string, string>): HubspotContact;
+  /** A GDPR delete: the contact and its associations go, then `contact.privacyDeletion` fires. False when missing. */
+  gdprDeleteContact(id: string): boolean;
+  /** Every webhook POST tried, in order (retries included). */
+  webhookDeliveries(): HubspotWebhookDelivery[];
+  /** Resolves when no webhook event is queued or in flight (retries included). */
+  flushWebhooks(): Promise<void>;
+  /** POSTs a hand-made body to the target URL through the sandbox's sending path (not recorded, no retry). */
+  deliverRawWebhook(input: HubspotRawWebhookInput): Promise<{ status: number; text: string }>;
   requestCount(route: HubspotSandboxRoute): number;
   /** Requests (answered or not) to the record and association write routes in HUBSPOT_WRITE_ROUTES. */
   writeRequestCount(): number;

@@ -3,6 +3,9 @@
  * allOrNone), and the one write path every API shares — collections, single-record calls, Bulk 2.0 rows
  * and seeding — so a record fails for the same reasons whichever way it arrives.
  *
+ * Creations that commit (not seeding, not rolled back) are reported to `OrgContext.onCreated` after the
+ * write (a batch: once, after its commit), which is what fires outbound messages.
+ *
  * Order of checks for one record (the first that fails decides its errors):
  *   type → target (id / external id) → converted Lead → unknown fields → read-only fields → values →
  *   references exist → required fields → unique values → duplicate rules → injected errors → write.
@@ -165,6 +168,8 @@ export interface OrgContext {
   now: () => number;
   duplicateRules: boolean;
   injected: InjectedErrors[];
+  /** Records created by a committed write (never by seeding), in write order. */
+  onCreated?: (created: ReadonlyArray<{ type: SalesforceObjectType; id: string }>) => void;
 }
 
 export type WriteOp =
@@ -180,6 +185,8 @@ export interface WriteOptions {
   seeding?: { id?: string; createdAt?: number; allowReadOnly?: readonly string[] };
   /** Bulk 2.0: duplicate rules save (alert-only, reference §8 [INFER]). */
   bulk?: boolean;
+  /** A rep's save in the UI: injected errors are left for the API. */
+  interactive?: boolean;
 }
 
 export type WriteOutcome = { success: true; id: string; created: boolean } | { success: false; id?: string; errors: SaveError[] };
@@ -279,8 +286,25 @@ function duplicateResult(type: SalesforceObjectType, matches: Array<{ type: Sale
   };
 }
 
+/** Tells `ctx.onCreated` about the committed creations among `outcomes`. */
+function reportCreated(ctx: OrgContext, outcomes: readonly WriteOutcome[], options: WriteOptions): void {
+  if (options.seeding || !ctx.onCreated) return;
+  const created: Array<{ type: SalesforceObjectType; id: string }> = [];
+  for (const o of outcomes) {
+    const type = o.success && o.created ? objectTypeOfId(o.id) : undefined;
+    if (o.success && type !== undefined) created.push({ type, id: o.id });
+  }
+  if (created.length > 0) ctx.onCreated(created);
+}
+
 /** One record, validated and written (or not). Never throws for record-level problems. */
 export function writeRecord(ctx: OrgContext, op: WriteOp, options: WriteOptions): WriteOutcome {
+  const outcome = writeOne(ctx, op, options);
+  reportCreated(ctx, [outcome], options);
+  return outcome;
+}
+
+function writeOne(ctx: OrgContext, op: WriteOp, options: WriteOptions): WriteOutcome {
   let knownId: string | undefined;
   try {
     const { type, existing } = resolveTarget(ctx, op);
@@ -389,7 +413,7 @@ export function writeRecord(ctx: OrgContext, op: WriteOp, options: WriteOptions)
     }
 
     // Injected failures.
-    const injected = options.seeding ? undefined : ctx.injected.find((i) => i.remaining > 0);
+    const injected = options.seeding || options.interactive ? undefined : ctx.injected.find((i) => i.remaining > 0);
     if (injected) {
       injected.remaining--;
       const message = injected.message ?? (injected.statusCode === 'UNABLE_TO_LOCK_ROW' ? `unable to obtain exclusive access to this record or 1 records: ${existing?.Id ?? ''}` : `${injected.statusCode} (injected by the sandbox)`);
@@ -445,13 +469,16 @@ export function writeBatch(ctx: OrgContext, ops: readonly WriteOp[], options: Wr
           : [saveError('DUPLICATE_EXTERNAL_ID', `Duplicate external id specified: ${op.kind === 'upsert' ? shown(op.extValue) : ''}`, op.kind === 'upsert' ? [op.extField] : [])];
       return { success: false, errors };
     }
-    const outcome = writeRecord(ctx, op, options);
+    const outcome = writeOne(ctx, op, options);
     if (!outcome.success) failed = true;
     return outcome;
   });
   const rollback = options.allOrNone && failed;
   ctx.store.end(rollback);
-  if (!rollback) return outcomes;
+  if (!rollback) {
+    reportCreated(ctx, outcomes, options);
+    return outcomes;
+  }
   return outcomes.map((o) => (o.success ? { success: false, errors: [saveError('ALL_OR_NONE_OPERATION_ROLLED_BACK', ROLLED_BACK_MESSAGE)] } : { success: false, errors: o.errors }));
 }
 

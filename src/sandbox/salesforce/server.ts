@@ -5,23 +5,26 @@
  *     refreshToken: sb.refreshToken, oauth2: { clientId: sb.clientId, clientSecret: sb.clientSecret,
  *     loginUrl: sb.url }, version: '62.0' })
  *
- * OAuth (token refresh, authorization code with PKCE, revoke, userinfo / identity URL), describe,
+ * OAuth (the authorize page, token refresh, authorization code with PKCE, revoke, userinfo / identity URL), describe,
  * SOQL query + queryMore, sObject Collections create / update / upsert (and the single-record calls),
  * the Metadata API's SOAP upsert of CustomField and PermissionSet, Bulk API 2.0 ingest, the daily API
- * allocation (Sforce-Limit-Info on every REST answer, 403 REQUEST_LIMIT_EXCEEDED past it) and /limits.
+ * allocation (Sforce-Limit-Info on every REST answer, 403 REQUEST_LIMIT_EXCEEDED past it) and /limits;
+ * outbound messages (SOAP notifications) when Leads or Contacts are created.
  *
- * Sources: /work/shared/reference/salesforce.md (§1 connection and refresh, §3 collections, §4 bulk2,
- * §5 SOQL and the URI limit, §6 metadata, §8 errors and limits, §11 the fake-server checklist) and the
+ * Sources: /work/shared/reference/salesforce.md (§1 connection and refresh, §2 the web-server flow,
+ * §3 collections, §4 bulk2, §5 SOQL and the URI limit, §6 metadata, §8 errors and limits, §9 item 3
+ * outbound messages, §11 the fake-server checklist) and the
  * jsforce 3.10.26 sources in node_modules (what it sends, how it reads answers).
  *
  * Files: ./types (public types), ./schema (objects, fields, ids, value rules, describe), ./records (store
  * and the one write path), ./soql (parser, evaluator, cursors), ./oauth, ./metadata (SOAP), ./bulk
- * (Bulk 2.0 ingest), ./errors; ./seed-org seeds a realistic org from generated people.
+ * (Bulk 2.0 ingest), ./outbound (outbound messages), ./errors; ./seed-org seeds a realistic org from
+ * generated people.
  *
  * Request flow:
  *   1. a request-target over 16,384 bytes → 414 (before anything else; jsforce does not retry it);
  *   2. route the method + path (unknown path → 404 NOT_FOUND, wrong method → 405), count it per route;
- *   3. OAuth routes (/services/oauth2/token, /revoke) need no session; userinfo and the identity URL take
+ *   3. OAuth routes (/services/oauth2/authorize, /token, /revoke) need no session; userinfo and the identity URL take
  *      the bearer token (or `oauth_token`) and answer 403 `Bad_OAuth_Token` otherwise; none of them count
  *      against the API allocation;
  *   4. REST (/services/data/…): `Authorization: Bearer <token>` (also `OAuth <token>`); missing, unknown,
@@ -46,6 +49,12 @@
  *     authorization code', 'invalid code verifier'), redirect_uri_mismatch, unsupported_grant_type.
  *   - Revoking a refresh token kills the access tokens issued from it (Salesforce does).
  *   - [INFER] userinfo / identity calls and OAuth calls do not count against the daily allocation.
+ *   - GET /services/oauth2/authorize: the org's admin approves at once (see ./oauth for its checks). A
+ *     redirect is a 302 with an empty body; [INFER] an error page is a small text/html page (400) showing
+ *     `error=…&error_description=…`, as Salesforce's is.
+ *   Outbound messages (./outbound)
+ *   - configureOutboundMessage() defines one on record creation for Lead and/or Contact; creations through
+ *     the API (collections, single records, Bulk 2.0) and createRecordAsUser() fire it, seeding does not.
  *   Records and writes
  *   - Ids are 18 characters (real key prefixes, Salesforce's checksum suffix); 15-character ids are
  *     accepted wherever an id is read. [INFER] The pod part of ids is `5g0`.
@@ -108,9 +117,10 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
 import { BulkIngest } from './bulk';
-import { jsonParserError, notFound, SalesforceApiError, sessionInvalid, shown } from './errors';
+import { jsonParserError, notFound, RecordError, SalesforceApiError, sessionInvalid, shown } from './errors';
 import { MetadataService, parseSoapRequest, SoapFault, soapFaultXml } from './metadata';
 import { SalesforceOAuth } from './oauth';
+import { OutboundMessaging } from './outbound';
 import { collectionResult, viewRecord, writeBatch, writeRecord, apiUrl, RecordStore, type OrgContext, type WriteOp, type WriteOptions } from './records';
 import { formatDateTime, makeId, normalizeId, objectTypeOfId, OrgSchema } from './schema';
 import { QueryService } from './soql';
@@ -130,6 +140,7 @@ import {
   SALESFORCE_SANDBOX_ROUTES,
   SALESFORCE_WRITE_ROUTES,
   type FieldValue,
+  type OutboundObjectType,
   type SalesforceObjectType,
   type SalesforceRecord,
   type SalesforceSandbox,
@@ -145,6 +156,8 @@ export * from './types';
 export type { SaveError } from './types';
 export { CLOSED_STAGES, CONTACT_ROLES, LEAD_RATINGS, LEAD_STATUSES, OPEN_STAGES, idChecksum, normalizeId } from './schema';
 export { bulkErrorText } from './bulk';
+export { RecordError } from './errors';
+export { isOutboundAck, outboundMessageEnvelope } from './outbound';
 
 const MAX_JSON_BYTES = 50 * 1024 * 1024;
 const MAX_CSV_BYTES = 150 * 1024 * 1024;
@@ -159,6 +172,7 @@ const D = '^/services/data/v(\\d+\\.\\d+)';
 
 /** Order matters: `…/describe` before `…/{id}`, `/query/{locator}` after `/query`. */
 const ROUTES: readonly RouteSpec<SalesforceSandboxRoute>[] = [
+  { route: 'oauthAuthorize', method: 'GET', pattern: /^\/services\/oauth2\/authorize$/ },
   { route: 'oauthToken', method: 'POST', pattern: /^\/services\/oauth2\/token$/ },
   { route: 'oauthRevoke', method: 'POST', pattern: /^\/services\/oauth2\/revoke$/ },
   { route: 'oauthUserinfo', method: 'GET', pattern: /^\/services\/oauth2\/userinfo$/ },
@@ -210,12 +224,17 @@ interface Answer {
   json?: unknown;
   text?: string;
   contentType?: string;
+  headers?: OutgoingHttpHeaders;
 }
 
 type Handler = (info: RequestInfo) => Promise<Answer> | Answer;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function htmlText(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** `Sforce-Duplicate-Rule-Header: allowSave=true[, includeRecordDetails=…]`. */
@@ -258,6 +277,9 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   const maxApi = positive('dailyApiLimit', options.dailyApiLimit, DEFAULT_DAILY_API_LIMIT);
   const pageSize = positive('queryPageSize', options.queryPageSize, DEFAULT_QUERY_PAGE_SIZE);
   const bulkMs = positive('bulkProcessingMs', options.bulkProcessingMs, DEFAULT_BULK_PROCESSING_MS, 0);
+  for (const callback of options.callbackUrls ?? []) {
+    if (!['http:', 'https:'].includes(URL.parse(callback)?.protocol ?? '')) throw new RangeError(`callbackUrls: ${callback} is not an absolute http(s) URL`);
+  }
 
   const schema = new OrgSchema();
   const ctx: OrgContext = { schema, store: new RecordStore(schema), now, duplicateRules: options.duplicateRules ?? false, injected: [] };
@@ -280,6 +302,8 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     rotateRefreshToken: options.rotateRefreshToken ?? false,
     now,
     baseUrl: () => baseUrl,
+    ...(options.callbackUrls !== undefined ? { callbackUrls: [...options.callbackUrls] } : {}),
+    requirePkce: options.requirePkce ?? false,
   });
   const session = oauth.initialSession(options.accessToken, options.refreshToken);
   const queries = new QueryService(ctx, pageSize);
@@ -292,6 +316,25 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
       bulkBatches++;
     },
   });
+
+  const outbound = new OutboundMessaging({
+    orgId,
+    baseUrl: () => baseUrl,
+    fieldName: (type, name) => schema.field(type, name)?.name,
+    values: (type, recordId, fields) => {
+      const record = ctx.store.get(type, recordId);
+      const out: Record<string, string> = {};
+      for (const name of fields) {
+        const def = schema.field(type, name);
+        const value = def === undefined ? undefined : record?.[def.name];
+        if (def === undefined || value === undefined || value === null) continue;
+        // SOAP date-times end in Z (the REST form's +0000 is not xsd:dateTime).
+        out[def.name] = def.type === 'datetime' && typeof value === 'string' ? value.replace(/\+0000$/, 'Z') : String(value);
+      }
+      return out;
+    },
+  });
+  ctx.onCreated = (created) => outbound.created(created);
 
   let apiUsed = 0;
   const requestCounts = Object.fromEntries(SALESFORCE_SANDBOX_ROUTES.map((r) => [r, 0])) as Record<SalesforceSandboxRoute, number>;
@@ -390,7 +433,8 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     res.end(body);
   }
 
-  function sendAnswer(res: ServerResponse, answer: Answer, headers: OutgoingHttpHeaders = {}): void {
+  function sendAnswer(res: ServerResponse, answer: Answer, extraHeaders: OutgoingHttpHeaders = {}): void {
+    const headers = { ...extraHeaders, ...answer.headers };
     if (answer.json !== undefined) send(res, answer.status, JSON.stringify(answer.json), JSON_TYPE, headers);
     else if (answer.text !== undefined) send(res, answer.status, answer.text, answer.contentType ?? 'text/plain;charset=UTF-8', headers);
     else send(res, answer.status, undefined, undefined, headers);
@@ -449,6 +493,16 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   // 3. handlers -------------------------------------------------------------------------------------------
 
   const handlers: Record<SalesforceSandboxRoute, Handler> = {
+    oauthAuthorize: ({ query }) => {
+      const answer = oauth.authorize(query);
+      if (answer.kind === 'redirect') return { status: 302, headers: { location: answer.location, 'cache-control': 'no-cache, no-store' } };
+      const shownError = `error=${answer.error}&error_description=${answer.description}`;
+      return {
+        status: answer.status,
+        contentType: 'text/html;charset=UTF-8',
+        text: `<!DOCTYPE html>\n<html><head><title>Error</title></head><body><p>${htmlText(shownError)}</p></body></html>\n`,
+      };
+    },
     oauthToken: async ({ req }) => {
       const answer = oauth.token(new URLSearchParams(await readText(req, MAX_JSON_BYTES)));
       return { status: answer.status, json: answer.body };
@@ -707,7 +761,10 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     });
   });
 
-  const listening = await listenOnLoopback(server, options.port, () => bulk.close());
+  const listening = await listenOnLoopback(server, options.port, () => {
+    bulk.close();
+    outbound.close();
+  });
   baseUrl = listening.url;
   const close = listening.close;
 
@@ -756,6 +813,18 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     hasField: (type, name) => schema.field(type, name) !== undefined,
     installCustomFields,
     issueAuthorizationCode: ({ redirectUri, codeChallenge }) => oauth.issueCode(redirectUri, codeChallenge),
+    createRecordAsUser: (type: OutboundObjectType, fields) => {
+      if (type !== 'Lead' && type !== 'Contact') throw new RangeError(`createRecordAsUser: ${String(type)} is not Lead or Contact`);
+      const outcome = writeRecord(ctx, { kind: 'create', type, fields: { ...fields } }, { allowSave: false, source: 'json', interactive: true });
+      if (!outcome.success) throw new RecordError(outcome.errors);
+      const record = ctx.store.get(type, outcome.id);
+      if (!record) throw new Error('unreachable: a created record is missing');
+      return viewRecord(schema, type, record);
+    },
+    configureOutboundMessage: (config) => outbound.configure(config),
+    outboundDeliveries: () => outbound.deliveries(),
+    flushOutboundMessages: () => outbound.flush(),
+    deliverRawOutboundMessage: (input) => outbound.deliverRaw(input),
     expireAccessTokens: () => oauth.expireAll(),
     revokeRefreshToken: (token) => oauth.revokeRefreshToken(token),
     setDuplicateRules: (on) => {

@@ -52,6 +52,7 @@ export type CollectionResult =
   | { id?: string; success: false; errors: SaveError[]; created?: boolean };
 
 export const SALESFORCE_SANDBOX_ROUTES = [
+  'oauthAuthorize',
   'oauthToken',
   'oauthRevoke',
   'oauthUserinfo',
@@ -100,7 +101,7 @@ export const SALESFORCE_WRITE_ROUTES: readonly SalesforceSandboxRoute[] = [
 ];
 
 /** Routes answered without a session and not counted against the daily API allocation. */
-export const SALESFORCE_OAUTH_ROUTES: readonly SalesforceSandboxRoute[] = ['oauthToken', 'oauthRevoke', 'oauthUserinfo', 'identity'];
+export const SALESFORCE_OAUTH_ROUTES: readonly SalesforceSandboxRoute[] = ['oauthAuthorize', 'oauthToken', 'oauthRevoke', 'oauthUserinfo', 'identity'];
 
 /** A custom field as the Metadata API describes it (`CustomField`); also what `installCustomFields()` installs. */
 export interface CustomFieldMetadata {
@@ -229,6 +230,13 @@ export interface SalesforceSandboxOptions {
   accessTokenTtlMs?: number;
   /** A refresh answers a new refresh token and revokes the old one (Salesforce's refresh token rotation; default off). */
   rotateRefreshToken?: boolean;
+  /**
+   * The connected app's callback URLs: GET /services/oauth2/authorize refuses any other redirect_uri (400
+   * `redirect_uri_mismatch` page). Default: any absolute http(s) URL.
+   */
+  callbackUrls?: readonly string[];
+  /** The connected app's "Require Proof Key for Code Exchange (PKCE)" (default off). */
+  requirePkce?: boolean;
   /** Whether issue #4's custom fields exist from the start (default true). `false`: only after the Metadata upsert or `installCustomFields()`. */
   customFields?: boolean;
   /** Standard-style duplicate rules on Lead and Contact email (default off); see `setDuplicateRules`. */
@@ -281,7 +289,10 @@ export interface SalesforceSandbox {
 
   /** Installs issue #4's custom fields as the Metadata upsert would (idempotent). */
   installCustomFields(): void;
-  /** A single-use authorization code for `grant_type=authorization_code`; with `codeChallenge` (S256) the exchange needs the verifier. */
+  /**
+   * A single-use authorization code for `grant_type=authorization_code` (what GET /services/oauth2/authorize
+   * redirects with); with `codeChallenge` (S256) the exchange needs the verifier.
+   */
   issueAuthorizationCode(input: { redirectUri: string; codeChallenge?: string }): string;
   /** Every access token issued so far stops working (401 INVALID_SESSION_ID); refresh tokens still work. */
   expireAccessTokens(): void;
@@ -304,6 +315,70 @@ export interface SalesforceSandbox {
   startNewDay(): void;
   bulkJobs(): BulkJobInfo[];
   permissionSets(): PermissionSetMetadata[];
+
+  /**
+   * A rep creates a record in the UI: the same validation and duplicate rules as an API insert (no
+   * `allowSave`; injected errors are left for the API), and it fires outbound messages. Throws RecordError
+   * (`errors`: the save errors) when the record does not save.
+   */
+  createRecordAsUser(type: OutboundObjectType, fields: Record<string, FieldValue>): SalesforceRecord;
+  /** Sets up (or with undefined, deactivates) the outbound message fired when a Lead or Contact is created. */
+  configureOutboundMessage(config: OutboundMessageConfig | undefined): void;
+  /** Every delivery attempt so far, in the order they finished. */
+  outboundDeliveries(): OutboundDelivery[];
+  /** Resolves once nothing is queued, in flight or waiting for a retry. */
+  flushOutboundMessages(): Promise<void>;
+  /** POSTs `body` as an outbound message (same headers, transport and timeout) to `url` or the configured endpoint. Not recorded. */
+  deliverRawOutboundMessage(input: { body: string; url?: string }): Promise<{ status: number; text: string }>;
+}
+
+/** Objects an outbound message can be defined on in the sandbox. */
+export const OUTBOUND_OBJECT_TYPES = ['Lead', 'Contact'] as const;
+export type OutboundObjectType = (typeof OUTBOUND_OBJECT_TYPES)[number];
+
+/** An outbound message (Setup → Outbound Messages) fired by a flow / workflow rule on record creation. */
+export interface OutboundMessageConfig {
+  /** Where the SOAP messages are POSTed (absolute http(s) URL). */
+  endpointUrl: string;
+  /** Objects whose creation fires it (default both; one outbound message definition per object). */
+  objects?: readonly OutboundObjectType[];
+  /** Fields sent (default Id, Email, FirstName, LastName); Id always comes first, null fields are left out. */
+  fields?: readonly string[];
+  /** Notifications per SOAP message (default and Salesforce's maximum 100). */
+  maxNotificationsPerMessage?: number;
+  /** Delivery attempts per message before it is dropped (default 3). */
+  maxAttempts?: number;
+  /** Delay before the first retry, doubling after each failure (default 50 ms). */
+  retryDelayMs?: number;
+  /** Per-attempt timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** One POST of an outbound message to the endpoint. */
+export interface OutboundDelivery {
+  /** The Notification Ids (04l…) in the message, the same on every attempt. */
+  notificationIds: string[];
+  objectType: OutboundObjectType;
+  url: string;
+  /** 1 for the first try. */
+  attempt: number;
+  /** The endpoint's HTTP status, or 'error' (connection refused, reset, timeout). */
+  status: number | 'error';
+  /** 2xx with `<Ack>true</Ack>` in the outbound namespace: the notifications are done. */
+  acked: boolean;
+  /** The SOAP envelope sent. */
+  body: string;
+}
+
+/** What `outboundMessageEnvelope` renders: one `notifications` element. */
+export interface OutboundEnvelopeInput {
+  /** 18-character 00D… id (the SOAP URLs use its 15-character form). */
+  orgId: string;
+  /** 04k… id of the outbound message definition. */
+  actionId: string;
+  /** The instance URL (EnterpriseUrl / PartnerUrl are built from it). */
+  url: string;
+  notifications: ReadonlyArray<{ id: string; type: OutboundObjectType; fields: Readonly<Record<string, string>> }>;
 }
 
 export const DEFAULT_SALESFORCE_CLIENT_ID = 'orbit-sync-sandbox-client';
@@ -320,3 +395,10 @@ export const METADATA_COMPONENT_LIMIT = 10;
 export const MAX_URI_BYTES = 16_384;
 /** Collections and single-record calls need this API version (upsert: 46.0). */
 export const MIN_COMPOSITE_VERSION = 46;
+/** The outbound messaging namespace (the `notifications` element and the `Ack` the endpoint answers). */
+export const OUTBOUND_MESSAGE_NAMESPACE = 'http://soap.sforce.com/2005/09/outbound';
+export const DEFAULT_OUTBOUND_FIELDS: readonly string[] = ['Id', 'Email', 'FirstName', 'LastName'];
+export const DEFAULT_OUTBOUND_MAX_NOTIFICATIONS = 100;
+export const DEFAULT_OUTBOUND_MAX_ATTEMPTS = 3;
+export const DEFAULT_OUTBOUND_RETRY_DELAY_MS = 50;
+export const DEFAULT_OUTBOUND_TIMEOUT_MS = 10_000;

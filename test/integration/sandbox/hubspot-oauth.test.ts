@@ -1,4 +1,5 @@
-/** OAuth v1 in the HubSpot sandbox: code exchange, refresh, token info, expiry and uninstall. */
+/** OAuth v1 in the HubSpot sandbox: the install (authorize) page, code exchange, refresh, token info, expiry and uninstall. */
+import { Client } from '@hubspot/api-client';
 import { startHubspotSandbox } from '../../../src/sandbox/hubspot/server';
 import type { HubspotSandbox } from '../../../src/sandbox/hubspot/server';
 import { requestViolations, responseViolations } from '../../helpers/openapi';
@@ -130,5 +131,121 @@ describe('HubSpot sandbox OAuth', () => {
     } finally {
       await plain.close();
     }
+  });
+});
+
+describe('HubSpot sandbox OAuth install page (GET /oauth/authorize)', () => {
+  const APP = {
+    ...OAUTH,
+    redirectUris: [REDIRECT, 'https://app.example.com/cb?tenant=a%20b'],
+    allowedScopes: [...SCOPES, 'crm.objects.companies.read', 'crm.objects.companies.write'],
+  };
+  let sb: HubspotSandbox;
+
+  beforeEach(async () => {
+    sb = await startHubspotSandbox({ oauth: APP, portalId: 8675309, rateLimit: { max: 1 } });
+  });
+  afterEach(async () => {
+    await sb.close();
+  });
+
+  async function authorize(params: Record<string, string>, path = '/oauth/authorize'): Promise<{ status: number; location: string | null; body: string }> {
+    const res = await fetch(`${sb.url}${path}?${new URLSearchParams(params).toString()}`, { redirect: 'manual' });
+    return { status: res.status, location: res.headers.get('location'), body: await res.text() };
+  }
+
+  const install = (overrides: Record<string, string> = {}): Record<string, string> => ({
+    client_id: OAUTH.clientId,
+    redirect_uri: REDIRECT,
+    scope: SCOPES.join(' '),
+    state: 'st/8 & é=?',
+    ...overrides,
+  });
+
+  it('redirects (302) with a code and the state; the code exchanges through the SDK for the granted scopes', async () => {
+    const res = await authorize(install({ optional_scope: 'crm.objects.companies.read crm.schemas.deals.read' }));
+    expect(res.status).toBe(302);
+    const location = new URL(res.location ?? '');
+    expect(`${location.origin}${location.pathname}`).toBe(REDIRECT);
+    expect(location.searchParams.get('state')).toBe('st/8 & é=?');
+    const code = location.searchParams.get('code') ?? '';
+    expect(code).not.toBe('');
+
+    const hs = new Client({ basePath: sb.url });
+    const tokens = await hs.oauth.tokensApi.create('authorization_code', code, REDIRECT, OAUTH.clientId, OAUTH.clientSecret);
+    expect(tokens.refreshToken).toEqual(expect.any(String));
+    // Required scopes plus the optional ones the app has (crm.schemas.deals.read is not one).
+    const info = await hs.oauth.accessTokensApi.get(tokens.accessToken);
+    expect(info.scopes).toEqual([...SCOPES, 'crm.objects.companies.read']);
+    expect((await call(sb, 'GET', '/crm/v3/properties/contacts', undefined, tokens.accessToken)).status).toBe(200);
+  });
+
+  it('accepts `+`-separated scopes, keeps the redirect URL’s own query, and takes the pinned /oauth/{hubId}/authorize', async () => {
+    const cb = 'https://app.example.com/cb?tenant=a%20b';
+    const raw = await fetch(
+      `${sb.url}/oauth/8675309/authorize?client_id=${OAUTH.clientId}&redirect_uri=${encodeURIComponent(cb)}&scope=oauth+crm.objects.contacts.write&state=xyz`,
+      { redirect: 'manual' },
+    );
+    expect(raw.status).toBe(302);
+    const location = raw.headers.get('location') ?? '';
+    expect(location).toMatch(/^https:\/\/app\.example\.com\/cb\?tenant=a%20b&code=[^&]+&state=xyz$/);
+    const code = new URL(location).searchParams.get('code') ?? '';
+    expect((await exchange(sb, code, { redirect_uri: cb })).body).toMatchObject({ scopes: ['oauth', 'crm.objects.contacts.write'] });
+
+    const wrongHub = await authorize(install(), '/oauth/999/authorize');
+    expect(wrongHub.status).toBe(400);
+    expect(wrongHub.location).toBeNull();
+  });
+
+  it('answers 400 without a redirect for a bad client_id, redirect_uri or a missing scope', async () => {
+    for (const params of [
+      install({ client_id: 'someone-else' }),
+      install({ redirect_uri: '/relative/cb' }),
+      install({ redirect_uri: 'ftp://app.example.com/cb' }),
+      install({ redirect_uri: 'https://evil.example/cb' }),
+      install({ scope: '' }),
+    ]) {
+      const res = await authorize(params);
+      expect(res.status).toBe(400);
+      expect(res.location).toBeNull();
+      expect(JSON.parse(res.body)).toMatchObject({ status: 'error', category: 'VALIDATION_ERROR', error: expect.any(String) as unknown });
+    }
+    const { redirect_uri: _omitted, ...noRedirect } = install();
+    expect((await authorize(noRedirect)).status).toBe(400);
+    expect(JSON.parse((await authorize(install({ client_id: 'x' }))).body)).toMatchObject({ error: 'invalid_client' });
+  });
+
+  it('redirects with error=invalid_scope (and the state) for a required scope the app does not have', async () => {
+    const res = await authorize(install({ scope: 'oauth crm.objects.deals.write' }));
+    expect(res.status).toBe(302);
+    const location = new URL(res.location ?? '');
+    expect(location.searchParams.get('error')).toBe('invalid_scope');
+    expect(location.searchParams.get('error_description')).toContain('crm.objects.deals.write');
+    expect(location.searchParams.get('state')).toBe('st/8 & é=?');
+    expect(location.searchParams.has('code')).toBe(false);
+  });
+
+  it('is counted, needs no bearer and is not rate limited', async () => {
+    for (let i = 0; i < 3; i++) expect((await authorize(install())).status).toBe(302);
+    expect(sb.requestCount('oauthAuthorize')).toBe(3);
+    expect(sb.state.rateLimited.oauthAuthorize).toBe(0);
+  });
+
+  it('uninstallApp revokes every refresh and access token the app was issued', async () => {
+    const codeOf = async (): Promise<string> => new URL((await authorize(install())).location ?? '').searchParams.get('code') ?? '';
+    const first = await exchange(sb, await codeOf());
+    const second = await exchange(sb, await codeOf());
+    const unused = await codeOf();
+    sb.uninstallApp();
+    for (const t of [first, second]) {
+      const res = await refresh(sb, t.body.refresh_token as string);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ status: 'BAD_REFRESH_TOKEN' });
+      const api = await call(sb, 'GET', '/crm/v3/properties/contacts', undefined, t.body.access_token as string);
+      expectHubspotError('GET', '/crm/v3/properties/contacts', api, 401, 'INVALID_AUTHENTICATION');
+    }
+    expect((await exchange(sb, unused)).body).toMatchObject({ status: 'BAD_AUTH_CODE' });
+    // A reinstall works.
+    expect((await exchange(sb, await codeOf())).status).toBe(200);
   });
 });

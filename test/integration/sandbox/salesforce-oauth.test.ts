@@ -1,4 +1,5 @@
-/** Salesforce sandbox: sessions, token refresh and the web-server flow, driven by real jsforce 3. */
+/** Salesforce sandbox: sessions, token refresh and the web-server flow (authorize page included), driven by real jsforce 3. */
+import { createHash } from 'node:crypto';
 import { Connection, OAuth2 } from 'jsforce';
 import { startSalesforceSandbox, type SalesforceSandbox, type SalesforceSandboxOptions } from '../../../src/sandbox/salesforce/server';
 
@@ -130,6 +131,117 @@ describe('Salesforce sandbox — OAuth with jsforce', () => {
     const code3 = sb.issueAuthorizationCode({ redirectUri: 'https://elsewhere.test/cb' });
     await expect(new Connection({ oauth2: new OAuth2({ clientId: sb.clientId, clientSecret: sb.clientSecret, redirectUri, loginUrl: sb.url }), version: '62.0' }).authorize(code3)).rejects.toMatchObject({
       name: 'redirect_uri_mismatch',
+    });
+  });
+
+  describe('GET /services/oauth2/authorize', () => {
+    const redirectUri = 'https://app.example.test/oauth/salesforce/callback';
+    const authorize = (params: Record<string, string>): Promise<Response> => fetch(`${sb.url}/services/oauth2/authorize?${new URLSearchParams(params).toString()}`, { redirect: 'manual' });
+    const base = (): Record<string, string> => ({ response_type: 'code', client_id: sb.clientId, redirect_uri: redirectUri });
+    const tokenForm = async (form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const res = await fetch(`${sb.url}/services/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    it('redirects with a code and the state; jsforce exchanges it with its PKCE verifier for a working session', async () => {
+      await start({ callbackUrls: [redirectUri], requirePkce: true });
+      const oauth2 = new OAuth2({ clientId: sb.clientId, clientSecret: sb.clientSecret, redirectUri, loginUrl: sb.url, useVerifier: true });
+      const state = 'csrf token/with spaces&a=b';
+      const res = await fetch(oauth2.getAuthorizationUrl({ scope: 'api refresh_token', state }), { redirect: 'manual' });
+      expect(res.status).toBe(302);
+      const location = new URL(res.headers.get('location') ?? '');
+      expect(`${location.origin}${location.pathname}`).toBe(redirectUri);
+      expect(location.searchParams.get('state')).toBe(state);
+      const code = location.searchParams.get('code') ?? '';
+      expect(code).toMatch(/^aPrx/);
+      expect(sb.requestCount('oauthAuthorize')).toBe(1);
+      expect(sb.apiUsage().used).toBe(0);
+
+      const conn = new Connection({ oauth2, version: '62.0' });
+      const userInfo = await conn.authorize(code);
+      expect(userInfo).toEqual({ id: sb.userId, organizationId: sb.orgId, url: `${sb.url}/id/${sb.orgId}/${sb.userId}` });
+      expect(conn.refreshToken).toMatch(/^5Aep861/);
+      await expect(conn.query('SELECT Id FROM Lead')).resolves.toMatchObject({ totalSize: 0 });
+    });
+
+    it('the token answer carries instance_url, id, refresh_token, issued_at, signature and scope; the verifier must match', async () => {
+      await start();
+      const verifier = 'v'.repeat(64);
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const redirect = async (): Promise<string> => {
+        const res = await authorize({ ...base(), scope: 'api refresh_token', state: 's1', code_challenge: challenge, code_challenge_method: 'S256' });
+        return new URL(res.headers.get('location') ?? '').searchParams.get('code') ?? '';
+      };
+      const exchange = (code: string, codeVerifier: string): Promise<{ status: number; body: Record<string, unknown> }> =>
+        tokenForm({ grant_type: 'authorization_code', code, client_id: sb.clientId, redirect_uri: redirectUri, code_verifier: codeVerifier });
+
+      const wrong = await exchange(await redirect(), 'w'.repeat(64));
+      expect(wrong).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'invalid code verifier' } });
+      const ok = await exchange(await redirect(), verifier);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({
+        instance_url: sb.url,
+        id: `${sb.url}/id/${sb.orgId}/${sb.userId}`,
+        refresh_token: expect.stringMatching(/^5Aep861/) as string,
+        issued_at: String(clock),
+        signature: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/) as string,
+        scope: 'api refresh_token',
+        token_type: 'Bearer',
+      });
+      // Without refresh_token / offline_access in the scope there is no refresh token.
+      const apiOnly = await authorize({ ...base(), scope: 'api' });
+      const apiCode = new URL(apiOnly.headers.get('location') ?? '').searchParams.get('code') ?? '';
+      const noRefresh = await tokenForm({ grant_type: 'authorization_code', code: apiCode, client_id: sb.clientId, client_secret: sb.clientSecret, redirect_uri: redirectUri });
+      expect(noRefresh.body).toMatchObject({ scope: 'api' });
+      expect(noRefresh.body.refresh_token).toBeUndefined();
+      expect(sb.apiUsage().used).toBe(0);
+    });
+
+    it('keeps the redirect_uri query and encodes the state; errors after the redirect URI is trusted go back to it', async () => {
+      await start({ requirePkce: true });
+      const withQuery = 'http://localhost:3000/cb?tenant=a%20b';
+      const res = await authorize({ ...base(), redirect_uri: withQuery, state: 'x y+z', code_challenge: 'A'.repeat(43) });
+      expect(res.status).toBe(302);
+      const location = res.headers.get('location') ?? '';
+      expect(location.startsWith(`${withQuery}&code=`)).toBe(true);
+      expect(location.endsWith('&state=x%20y%2Bz')).toBe(true);
+
+      const redirectError = async (params: Record<string, string>): Promise<Record<string, string>> => {
+        const r = await authorize(params);
+        expect(r.status).toBe(302);
+        return Object.fromEntries(new URL(r.headers.get('location') ?? '').searchParams);
+      };
+      expect(await redirectError({ ...base(), state: 'st' })).toEqual({ error: 'invalid_request', error_description: 'missing required code challenge', state: 'st' });
+      expect(await redirectError({ ...base(), code_challenge: 'A'.repeat(43), code_challenge_method: 'plain' })).toMatchObject({ error: 'invalid_request' });
+      expect(await redirectError({ ...base(), response_type: 'token', code_challenge: 'A'.repeat(43) })).toMatchObject({ error: 'unsupported_response_type' });
+      expect(await redirectError({ ...base(), code_challenge: 'A'.repeat(43), scope: 'api nonsense' })).toMatchObject({ error: 'invalid_scope' });
+    });
+
+    it('a bad client_id or a redirect_uri that does not match answers a 400 page and never redirects', async () => {
+      await start({ callbackUrls: [redirectUri] });
+      const page = async (params: Record<string, string>, error: string): Promise<void> => {
+        const res = await authorize(params);
+        expect(res.status).toBe(400);
+        expect(res.headers.get('location')).toBeNull();
+        expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+        expect(await res.text()).toContain(`error=${error}`);
+      };
+      await page({ ...base(), client_id: 'someone-else' }, 'invalid_client_id');
+      await page({ ...base(), redirect_uri: 'https://evil.example.test/cb' }, 'redirect_uri_mismatch');
+      await page({ ...base(), redirect_uri: `${redirectUri}?extra=1` }, 'redirect_uri_mismatch');
+      await page({ response_type: 'code', client_id: sb.clientId }, 'redirect_uri_mismatch');
+      await page({ ...base(), redirect_uri: 'javascript:alert(1)' }, 'redirect_uri_mismatch');
+      expect(sb.requestCount('oauthAuthorize')).toBe(5);
+      expect(sb.apiUsage().used).toBe(0);
+    });
+
+    it('an authorization code expires after 15 minutes on the sandbox clock', async () => {
+      await start();
+      const res = await authorize(base());
+      const code = new URL(res.headers.get('location') ?? '').searchParams.get('code') ?? '';
+      clock += 15 * 60 * 1000;
+      const answer = await tokenForm({ grant_type: 'authorization_code', code, client_id: sb.clientId, client_secret: sb.clientSecret, redirect_uri: redirectUri });
+      expect(answer).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'expired authorization code' } });
     });
   });
 
