@@ -118,7 +118,7 @@ export function buildProgram(getConfig: () => Config): Command {
 
   program
     .command('serve')
-    .description('Run the HTTP server: /healthz, /readyz, /metrics (OAuth installs, scheduler and webhooks land with issue #5). Stops gracefully on SIGTERM.')
+    .description('Run the installed app: HTTP server (dashboard, admin API, OAuth installs, webhooks, /healthz, /readyz, /metrics), scheduler and worker. Needs ENCRYPTION_KEY. Stops gracefully on SIGTERM.')
     .option('--port <port>', 'port to listen on (default: PORT, 3000)', positiveInt)
     .action(async (opts: { port?: number }) => {
       const config = getConfig();

@@ -64,6 +64,9 @@ export const EnvSchema = z.object({
   ENCRYPTION_KEY: encryptionKey.optional(),
   ADMIN_TOKEN: z.string().trim().min(24, 'must be at least 24 characters (try: openssl rand -hex 24)').optional(),
   PUBLIC_URL: httpUrl.optional(),
+  HUBSPOT_AUTHORIZE_URL: apiUrl.default('https://app.hubspot.com/oauth/authorize'),
+  LEADPIPE_WEBHOOK_SECRET: z.string().trim().min(24, 'must be at least 24 characters (try: openssl rand -hex 24)').optional(),
+  SCHEDULE_CRON: optionalNonEmpty,
   PORT: z.coerce.number().int('must be a whole number').min(1).max(65535, 'must be a port number 1–65535').default(3000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   ORBIT_SYNC_CONFIG_DIR: optionalNonEmpty,
@@ -116,6 +119,32 @@ const SalesforceSettings = z.object({
     .refine((p) => p.high >= p.medium, { message: 'high must be ≥ medium' }),
 });
 
+const AppSettings = z.object({
+  schedule: z.string().trim().min(9, 'must be a cron expression such as "*/15 * * * *"'),
+  maxSyncAttempts: z.number().int().min(1).max(100),
+  holdDays: z.number().int().min(1).max(365),
+  worker: z.object({
+    concurrency: z.number().int().min(1).max(32),
+    leaseMs: z.number().int().min(1000),
+    heartbeatMs: z.number().int().min(100),
+    pollMs: z.number().int().min(10),
+    maxJobAttempts: z.number().int().min(1).max(100),
+    retryDelayMs: z.number().int().min(0),
+    shutdownGraceMs: z.number().int().min(0),
+  }),
+  tokenRefreshMarginMs: z.number().int().min(0).max(1_500_000, 'must leave the 30-minute HubSpot token some life (at most 25 minutes)'),
+  oauthStateTtlMs: z.number().int().min(10_000),
+  limits: z.object({
+    jsonBody: z.string().regex(/^\d+(b|kb|mb)$/, 'must be a size such as "256kb"'),
+    webhookBody: z.string().regex(/^\d+(b|kb|mb)$/, 'must be a size such as "1mb"'),
+    adminPerMinute: z.number().int().min(1),
+    webhooksPerMinute: z.number().int().min(1),
+    oauthPerMinute: z.number().int().min(1),
+  }),
+  webhookTimestampToleranceMs: z.number().int().min(1000).max(3_600_000),
+  salesforceInstanceHosts: z.array(z.string().min(3)).min(1),
+});
+
 const SyncSettings = z.object({
   maxRecordAttempts: z.number().int().min(1).max(100),
   maxTopics: z.number().int().min(1).max(100),
@@ -133,6 +162,7 @@ export const FileConfigSchema = z.object({
   hubspot: HubspotSettings,
   salesforce: SalesforceSettings,
   sync: SyncSettings,
+  app: AppSettings,
   ingest: z.object({
     maxCellBytes: z.number().int().min(64),
     maxRowBytes: z.number().int().min(1024),
@@ -148,6 +178,7 @@ export type RetrySettings = z.infer<typeof RetrySettings>;
 export type FileConfig = z.infer<typeof FileConfigSchema>;
 export type HubspotSettings = z.infer<typeof HubspotSettings>;
 export type SyncSettings = z.infer<typeof SyncSettings>;
+export type AppSettings = z.infer<typeof AppSettings>;
 export type SalesforceSettings = z.infer<typeof SalesforceSettings>;
 export type ColumnAliases = z.infer<typeof ColumnAliasesSchema>;
 
@@ -155,6 +186,12 @@ export interface Config {
   leadpipe: FileConfig['leadpipe'] & { apiKey: string | undefined; baseUrl: string };
   hubspot: HubspotSettings & { accessToken?: string; clientId?: string; clientSecret?: string; baseUrl: string };
   sync: SyncSettings;
+  app: AppSettings & {
+    /** HubSpot's authorize page (the sandbox serves its own). */
+    hubspotAuthorizeUrl: string;
+    /** Secret of the HMAC-signed POST /webhooks/leadpipe; the route is off without it. */
+    leadpipeWebhookSecret: string | undefined;
+  };
   salesforce: SalesforceSettings & {
     instanceUrl?: string;
     accessToken?: string;
@@ -241,6 +278,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.SALESFORCE_CLIENT_SECRET && { clientSecret: e.SALESFORCE_CLIENT_SECRET }),
     },
     sync: fileResult.data.sync,
+    app: {
+      ...fileResult.data.app,
+      ...(e.SCHEDULE_CRON !== undefined && { schedule: e.SCHEDULE_CRON }),
+      hubspotAuthorizeUrl: e.HUBSPOT_AUTHORIZE_URL,
+      leadpipeWebhookSecret: e.LEADPIPE_WEBHOOK_SECRET,
+    },
     ingest: fileResult.data.ingest,
     columns: columnsResult.data,
     databaseUrl: e.DATABASE_URL,

@@ -52,6 +52,26 @@ export type WriteOutcome =
       retryable: boolean;
     };
 
+/**
+ * The code of a person left out because the connection does not create records for them (update-only
+ * mode, or a score under its create threshold): the engine holds their intent for enrichment instead of
+ * recording an error.
+ */
+export const NOT_IN_CRM = 'NOT_IN_CRM';
+
+/** Says whether a person who has no CRM record yet may get one. Absent: everyone may. */
+export type CreatePolicy = (person: PlannedPerson) => boolean;
+
+export function notInCrm(key: string, crm: string): WriteOutcome {
+  return {
+    kind: 'skipped',
+    key,
+    code: NOT_IN_CRM,
+    message: `Not in ${crm} and this connection does not create records for them: their intent is held for enrichment when the record is created.`,
+    retryable: true,
+  };
+}
+
 export type WrittenOutcome = Extract<WriteOutcome, { kind: 'created' | 'updated' | 'unchanged' }>;
 
 /** The person has a CRM record (or, in a dry run, would have): created, updated or already up to date. */

@@ -35,6 +35,10 @@ export type ErrorCode =
   | 'CRM_SETUP_REQUIRED'
   | 'NO_EMAIL'
   | 'RETRIES_EXHAUSTED'
+  // the installed app (issue #5)
+  | 'OAUTH_STATE_INVALID'
+  | 'SIGNATURE_INVALID'
+  | 'NEEDS_REAUTH'
   // the store
   | 'STORE_MIGRATION_FAILED'
   | 'SYNC_RUN_TRANSITION_INVALID'

@@ -13,16 +13,26 @@
  * (issue #5) mount here next.
  */
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import helmet from 'helmet';
 import { sql, type Kysely } from 'kysely';
+import type { AppContext } from '../app/app-context';
 import { MIGRATIONS } from '../store/migrations';
 import type { Database } from '../store/schema';
 import { adminApi } from './admin-api';
+import type { AppManifest } from './app-manifest';
+import { oauthRoutes } from './oauth';
+import { webhookRoutes } from './webhooks';
 import { renderMetrics } from './metrics';
 
 export interface AppOptions {
   db: Kysely<Database>;
   /** Bearer token of the admin API under /api; undefined turns the API off. */
   adminToken?: string | undefined;
+  /** The installed app's context; undefined (no ENCRYPTION_KEY) leaves the admin API read-only. */
+  ctx?: AppContext | undefined;
+  /** app.json, for the OAuth install route; with `ctx`, the OAuth and webhook routes are mounted. */
+  manifest?: AppManifest | undefined;
   /** Where an unexpected error is reported (its message never reaches the client). */
   onError?: (err: unknown) => void;
 }
@@ -46,6 +56,24 @@ async function readiness(db: Kysely<Database>): Promise<{ ready: boolean; reason
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Security headers on every answer; JSON and redirects need no script, frame or plugin.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'self'"] } },
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+  const limits = options.ctx?.config.app.limits;
+  const limiter = (perMinute: number): ReturnType<typeof rateLimit> =>
+    rateLimit({
+      windowMs: 60_000,
+      limit: perMinute,
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+      handler: (_req, res) => {
+        res.status(429).json({ error: { code: 'RATE_LIMITED', message: `Too many requests: at most ${perMinute} a minute; try again shortly.` } });
+      },
+    });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -60,7 +88,10 @@ export function createApp(options: AppOptions): Express {
     res.type('text/plain; version=0.0.4; charset=utf-8').send(await renderMetrics(options.db));
   });
 
-  app.use('/api', adminApi({ db: options.db, adminToken: options.adminToken }));
+  if (limits) app.use('/api', limiter(limits.adminPerMinute));
+  if (options.ctx && options.manifest) app.use('/oauth', limiter(options.ctx.config.app.limits.oauthPerMinute), oauthRoutes(options.ctx, options.manifest));
+  if (options.ctx) app.use('/webhooks', limiter(options.ctx.config.app.limits.webhooksPerMinute), webhookRoutes(options.ctx));
+  app.use('/api', adminApi({ ctx: options.ctx, db: options.db, adminToken: options.adminToken }));
 
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.path}` } });

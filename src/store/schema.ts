@@ -142,6 +142,83 @@ export interface CompanyCacheTable {
   updated_at: IsoTimestamp;
 }
 
+/** Per connection: the Leadpipe API key and Outbound Message secret (sealed) and the admin's overrides. */
+export interface ConnectionSettingsTable {
+  connection_id: string;
+  leadpipe_key_sealed: string | null;
+  /** JSON object, validated by src/app/overrides.ts. */
+  overrides: string;
+  outbound_secret_sealed: string | null;
+  updated_at: IsoTimestamp;
+}
+
+export const JOB_KINDS = ['sync', 'enrich'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+export const JOB_STATUSES = ['queued', 'running', 'done', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** The durable work queue of `serve`. */
+export interface JobsTable {
+  id: string;
+  kind: JobKind;
+  connection_id: string;
+  /** JSON; never a plaintext email (hashes and CRM ids only). */
+  payload: string;
+  /** At most one queued-or-running job per key. */
+  dedupe_key: string | null;
+  status: JobStatus;
+  attempts: number;
+  run_after: IsoTimestamp;
+  locked_by: string | null;
+  /** The lease: a running job whose lease ran out is taken over. */
+  locked_until: IsoTimestamp | null;
+  last_error: string | null;
+  /** JSON result (e.g. the sync summary's counts). */
+  result: string | null;
+  created_at: IsoTimestamp;
+  updated_at: IsoTimestamp;
+  finished_at: IsoTimestamp | null;
+}
+
+/** Intent of a person not (yet) in the CRM, sealed (it holds the person's emails and names). */
+export interface HeldIntentTable {
+  connection_id: string;
+  hashed_email: string;
+  sealed: string;
+  run_id: string;
+  score: number;
+  expires_at: IsoTimestamp;
+  created_at: IsoTimestamp;
+  updated_at: IsoTimestamp;
+}
+
+/** sha256 of each of a held person's emails → the person's key. */
+export interface HeldIntentEmailsTable {
+  connection_id: string;
+  email_hash: string;
+  hashed_email: string;
+}
+
+export interface WebhookEventsTable {
+  source: string;
+  event_key: string;
+  received_at: IsoTimestamp;
+}
+
+export interface OAuthStatesTable {
+  id: string;
+  crm: Crm;
+  verifier_sealed: string | null;
+  expires_at: IsoTimestamp;
+  created_at: IsoTimestamp;
+}
+
+export interface AppStateTable {
+  key: string;
+  value: string;
+  updated_at: IsoTimestamp;
+}
+
 export interface Database {
   connections: ConnectionsTable;
   audience_subscriptions: AudienceSubscriptionsTable;
@@ -150,6 +227,13 @@ export interface Database {
   record_errors: RecordErrorsTable;
   company_cache: CompanyCacheTable;
   connection_credentials: ConnectionCredentialsTable;
+  connection_settings: ConnectionSettingsTable;
+  jobs: JobsTable;
+  held_intent: HeldIntentTable;
+  held_intent_emails: HeldIntentEmailsTable;
+  webhook_events: WebhookEventsTable;
+  oauth_states: OAuthStatesTable;
+  app_state: AppStateTable;
 }
 
 export type ConnectionRow = Selectable<ConnectionsTable>;

@@ -25,7 +25,7 @@ import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config';
-import { isWritten, type BatchResult, type CrmDestination, type PersonIntent, type PlannedPerson, type PrioritizeResult, type WrittenOutcome } from '../destinations/destination';
+import { isWritten, NOT_IN_CRM, type BatchResult, type CrmDestination, type PersonIntent, type PlannedPerson, type PrioritizeResult, type WrittenOutcome } from '../destinations/destination';
 import { ingestCsv } from '../ingest/ingest-csv';
 import type { IntentPerson, QuarantinedRow } from '../ingest/types';
 import { describeError, FixInputFileError, SyncError } from '../lib/errors';
@@ -35,6 +35,7 @@ import { fingerprintPayload } from '../mapping/fingerprint';
 import { mapPerson, type MapContext } from '../mapping/map-person';
 import type { Mapping } from '../mapping/mapping-schema';
 import { createConnections } from '../store/connections';
+import { createHeldIntent } from '../store/held-intent';
 import { createLedger, type LedgerEntry, type LedgerUpsert } from '../store/ledger';
 import { createRecordErrors, type RecordError, type RecordFailure } from '../store/record-errors';
 import type { Database, SyncRunStatus } from '../store/schema';
@@ -120,7 +121,20 @@ export interface RunSyncOptions {
   now?: () => Date;
   /** Where ingest keeps its dedupe spool (default: OS temp dir). */
   tmpDir?: string;
+  /**
+   * Keep the intent of people the destination does not create (its create policy) for enrichment, sealed
+   * with `key`, for `ttlMs`. Without it they are only counted as skipped.
+   */
+  hold?: { key: Buffer; ttlMs: number };
+  /**
+   * Stops the sync at the next batch boundary (shutdown): what was written is recorded, the sync run stays
+   * `running` and the next sync of the same run resumes it. The summary then has status `running`.
+   */
+  signal?: AbortSignal;
 }
+
+/** Thrown inside runSync when its signal aborts; never escapes it. */
+class SyncInterrupted extends Error {}
 
 interface ResolvedSource {
   stream: Readable;
@@ -229,6 +243,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   let failures: RecordFailure[] = [];
   let quarantine: QuarantinedRow[] = [];
   let resolvedKeys: string[] = [];
+  let held: IntentPerson[] = [];
 
   const commit = async (): Promise<void> => {
     counts.rateLimited = baseRateLimited + destination.stats.rateLimited;
@@ -237,8 +252,11 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       failures = [];
       quarantine = [];
       resolvedKeys = [];
+      held = [];
       return;
     }
+    const toHold = held;
+    held = [];
     const ledgerRows = touched;
     const errors: RecordFailure[] = [
       ...quarantine.map((q) => ({ hashedEmail: null, line: q.line, code: q.code, crmMessage: `${q.field ?? 'row'}: ${q.reason}`, retryable: false })),
@@ -254,6 +272,12 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       const errorsRepo = createRecordErrors(trx);
       await errorsRepo.recordMany(syncRunId, errors);
       if (resolved.length > 0) await errorsRepo.resolve(connectionId, source.audienceId, resolved);
+      if (options.hold) {
+        const heldIntent = createHeldIntent(trx, options.hold.key, options.now ? { now: options.now } : {});
+        await heldIntent.hold(connectionId, toHold.map((person) => ({ person, context: source.context })), options.hold.ttlMs);
+        // Written now: nothing left to enrich later.
+        if (resolved.length > 0) await heldIntent.release(connectionId, resolved);
+      }
       // No separate checkpoint: the ledger rows and errors naming this sync run are the resume point.
       await createSyncRuns(trx).updateProgress(syncRunId, { ...counts, apiCallsByEndpoint: apiCalls() });
     });
@@ -280,6 +304,13 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       const p = byKey.get(outcome.key);
       if (!p) continue;
       progress.peopleDone += 1;
+      if (!isWritten(outcome) && outcome.code === NOT_IN_CRM) {
+        // Not an error: the connection does not create this person; their intent waits for the record.
+        counts.skipped += 1;
+        held.push(p.person);
+        if (dryRun) plan.push({ line: p.person.line, hashedEmail: p.key, action: 'skip', crmRecordId: null, changes: [], reason: outcome.message });
+        continue;
+      }
       if (!isWritten(outcome)) {
         counts[outcome.kind] += 1;
         // The store never holds a plaintext email: HubSpot's messages quote them ("Email address … is invalid").
@@ -306,6 +337,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   let writeSize = destination.batchSize;
   const flush = async (all: boolean): Promise<void> => {
     while (pending.length >= writeSize || (all && pending.length > 0)) {
+      if (options.signal?.aborted) throw new SyncInterrupted();
       const batch = pending.slice(0, writeSize);
       pending = pending.slice(batch.length);
       report('writing');
@@ -316,6 +348,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   };
 
   const planChunk = async (people: IntentPerson[]): Promise<void> => {
+    if (options.signal?.aborted) throw new SyncInterrupted();
     const keys = people.map((p) => p.key);
     const known = await ledger.getMany(connectionId, destination.name, keys);
     const errors: Map<string, RecordError> = syncRunId === null ? new Map<string, RecordError>() : await recordErrors.lookup(syncRunId, keys);
@@ -369,6 +402,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
 
   let message: string | undefined;
   let status: SyncRunStatus = 'succeeded';
+  let interrupted = false;
   let dealResult: PrioritizeResult | undefined;
   try {
     await destination.prepare();
@@ -428,7 +462,12 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       message = `${counts.failed} record(s) failed; each is listed with the CRM's message (orbit-sync runs ${syncRunId ?? ''} --errors). They are retried by the next sync of this audience.`;
     }
   } catch (err) {
-    if (err instanceof SyncError && err.code === 'DAILY_LIMIT_REACHED') {
+    if (err instanceof SyncInterrupted) {
+      interrupted = true;
+      status = 'running';
+      message = 'Stopped at a batch boundary for a shutdown; the next sync of this run resumes it.';
+      logger?.info('sync interrupted for a shutdown', { syncRunId });
+    } else if (err instanceof SyncError && err.code === 'DAILY_LIMIT_REACHED') {
       status = 'partial';
       // People the sync did not reach are counted as skipped, so the run's rows still add up.
       const reached = counts.unchanged + counts.created + counts.updated + counts.skipped + counts.failed;
@@ -443,7 +482,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
         await createConnections(db).setStatus(connectionId, 'needs_reauth', message).catch(() => undefined);
       }
     }
-    logger?.error('sync stopped', { syncRunId, error: describeError(err) });
+    if (!interrupted) logger?.error('sync stopped', { syncRunId, error: describeError(err) });
     try {
       await commit();
     } catch (commitErr) {
@@ -456,7 +495,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   const durationMs = Date.now() - startedMs;
   if (syncRunId !== null) {
     await syncRuns.updateProgress(syncRunId, { ...counts, apiCallsByEndpoint: byEndpoint });
-    await syncRuns.transition(syncRunId, status, message === undefined ? {} : { errorMessage: message });
+    if (!interrupted) await syncRuns.transition(syncRunId, status, message === undefined ? {} : { errorMessage: message });
   }
   report('done');
   return {

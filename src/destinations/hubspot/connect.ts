@@ -27,6 +27,8 @@ export interface ConnectHubspotOptions {
   accessToken?: string;
   appKind?: HubspotAppKind;
   clock?: RollingLimiterClock;
+  /** Before every request: e.g. refresh an OAuth access token close to expiry and `client.setAccessToken` it. */
+  beforeSend?: (client: Client) => Promise<void>;
 }
 
 export async function connectHubspot(config: Config, options: ConnectHubspotOptions = {}): Promise<HubspotConnection> {
@@ -39,8 +41,10 @@ export async function connectHubspot(config: Config, options: ConnectHubspotOpti
   const appKind = options.appKind ?? 'privateApp';
   const client = new Client({ accessToken, basePath: config.hubspot.baseUrl });
   const clock = options.clock;
+  const before = options.beforeSend;
+  const beforeSend = before && (() => before(client));
   // Until the portal is known, calls are paced under the token.
-  const probe = new HubspotApi({ accountId: `token:${accessToken}`, appKind, settings: config.hubspot, ...(clock && { clock }) });
+  const probe = new HubspotApi({ accountId: `token:${accessToken}`, appKind, settings: config.hubspot, ...(clock && { clock }), ...(beforeSend && { beforeSend }) });
   const endpoint = 'GET /account-info/v3/details';
   const raw = await probe.call(endpoint, async () => {
     const res = await client.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
@@ -55,7 +59,7 @@ export async function connectHubspot(config: Config, options: ConnectHubspotOpti
     return body;
   });
   const details = parseBody(AccountDetails, raw, endpoint);
-  const api = new HubspotApi({ accountId: details.portalId, appKind, settings: config.hubspot, ...(clock && { clock }) });
+  const api = new HubspotApi({ accountId: details.portalId, appKind, settings: config.hubspot, ...(clock && { clock }), ...(beforeSend && { beforeSend }) });
   for (const [name, count] of Object.entries(probe.stats.byEndpoint)) api.stats.byEndpoint[name] = count;
   api.stats.rateLimited += probe.stats.rateLimited;
   return { client, api, portalId: details.portalId, timeZone: details.timeZone, appKind };

@@ -37,6 +37,8 @@ export interface HubspotApiOptions {
   clock?: RollingLimiterClock;
   random?: () => number;
   onRetry?: (event: { endpoint: string; attempt: number; delayMs: number; error: SyncError }) => void;
+  /** Runs before every request is sent (the installed app refreshes an OAuth token close to expiry here). */
+  beforeSend?: () => Promise<void>;
 }
 
 /** The shape of `ApiException` from every generated API of `@hubspot/api-client` (each has its own class). */
@@ -144,6 +146,7 @@ export class HubspotApi {
       () =>
         limiter.schedule(async () => {
           this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1;
+          if (this.options.beforeSend) await this.options.beforeSend();
           try {
             return await this.withTimeout(endpoint, send());
           } catch (err) {

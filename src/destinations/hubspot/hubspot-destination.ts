@@ -25,7 +25,7 @@ import type { Logger } from '../../lib/logger';
 import { applyPolicy } from '../../mapping/apply-policy';
 import type { Mapping } from '../../mapping/mapping-schema';
 import type { CompanyCache } from '../../store/company-cache';
-import { isWritten, type BatchResult, type CrmDestination, type PersonIntent, type PlannedPerson, type PrioritizeResult, type WriteOptions, type WriteOutcome } from '../destination';
+import { isWritten, notInCrm, type BatchResult, type CreatePolicy, type CrmDestination, type PersonIntent, type PlannedPerson, type PrioritizeResult, type WriteOptions, type WriteOutcome } from '../destination';
 import { CompanyResolver, normalizeCompanyDomain, type ResolvedCompany } from './companies';
 import { DealPrioritizer, priorityOptions } from './deals';
 import type { HubspotApi } from './hubspot-api';
@@ -42,6 +42,8 @@ export interface HubspotDestinationOptions {
   settings: HubspotSettings;
   companyCache: CompanyCache;
   maxTopics: number;
+  /** Who may be created when HubSpot has no contact for them (default: everyone). */
+  createPolicy?: CreatePolicy;
   logger?: Logger;
 }
 
@@ -142,6 +144,10 @@ export class HubspotDestination implements CrmDestination {
     const claimed = new Map<string, string>();
     for (const planned of batch) {
       const hit = found.get(planned.key);
+      if (!hit && this.o.createPolicy && !this.o.createPolicy(planned)) {
+        outcomes.set(planned.key, notInCrm(planned.key, 'HubSpot'));
+        continue;
+      }
       const email = hit?.email ?? planned.person.emails[0]?.address ?? '';
       const claimKey = hit ? `id:${hit.contact.id}` : `email:${email}`;
       const owner = claimed.get(claimKey);

@@ -28,7 +28,7 @@ import type { Logger } from '../../lib/logger';
 import { applyPolicy, type FieldChange } from '../../mapping/apply-policy';
 import type { Mapping, MappingEntry } from '../../mapping/mapping-schema';
 import { TOPIC_SEPARATOR } from '../../mapping/map-person';
-import { isWritten, type BatchResult, type CrmDestination, type DealChange, type PersonIntent, type PlannedPerson, type PrioritizeResult, type WriteOptions, type WriteOutcome } from '../destination';
+import { isWritten, notInCrm, type BatchResult, type CreatePolicy, type CrmDestination, type DealChange, type PersonIntent, type PlannedPerson, type PrioritizeResult, type WriteOptions, type WriteOutcome } from '../destination';
 import type { SalesforceApi } from './salesforce-api';
 import { inQueries } from './soql';
 
@@ -42,6 +42,8 @@ export interface SalesforceDestinationOptions {
   mapping: Mapping;
   settings: SalesforceSettings;
   maxTopics: number;
+  /** Who may become a new Lead when Salesforce has no Contact or Lead for them (default: everyone). */
+  createPolicy?: CreatePolicy;
   logger?: Logger;
 }
 
@@ -146,6 +148,10 @@ export class SalesforceDestination implements CrmDestination {
     const claimed = new Map<string, number>();
     for (const planned of batch) {
       const target = targets.get(planned.key) ?? { object: 'Lead', record: null };
+      if (target.record === null && this.o.createPolicy && !this.o.createPolicy(planned)) {
+        outcomes.set(planned.key, notInCrm(planned.key, 'Salesforce'));
+        continue;
+      }
       const claim = target.record?.Id ?? `new:${planned.key}`;
       const owner = claimed.get(claim);
       if (owner !== undefined) {

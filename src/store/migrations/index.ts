@@ -6,11 +6,13 @@ import type { Migration, MigrationProvider } from 'kysely/migration';
 import { initialMigration } from './0001-initial';
 import { ledgerTopicsMigration } from './0002-ledger-topics';
 import { connectionCredentialsMigration } from './0003-connection-credentials';
+import { installedAppMigration } from './0004-installed-app';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initialMigration,
   '0002-ledger-topics': ledgerTopicsMigration,
   '0003-connection-credentials': connectionCredentialsMigration,
+  '0004-installed-app': installedAppMigration,
 };
 
 export const staticMigrationProvider: MigrationProvider = {

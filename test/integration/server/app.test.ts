@@ -71,7 +71,7 @@ describe('server', () => {
 });
 
 it('orbit-sync serve listens on the port, answers, and stops gracefully when asked', async () => {
-  const config = loadConfig({ DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' });
+  const config = loadConfig({ DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', ENCRYPTION_KEY: '0'.repeat(64) });
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   let url = '';
