@@ -1,16 +1,19 @@
 /**
  * The Express 5 app factory of `orbit-sync serve` (no `listen` inside, so tests and the CLI choose the
- * port). This first part serves the operational endpoints:
+ * port):
  *
  * - `GET /healthz` — liveness: the process answers.
  * - `GET /readyz` — readiness: the store answers a query and every migration is applied; 503 otherwise,
  *   with the reason, so a load balancer stops sending work to a process that cannot do it.
  * - `GET /metrics` — Prometheus text from the store (metrics.ts).
- *
+ * - `GET /` — the admin dashboard (dashboard.ts).
  * - `/api/…` — the admin API (admin-api.ts), behind `Bearer ADMIN_TOKEN`.
+ * - `/oauth/…` — HubSpot and Salesforce installs (oauth.ts).
+ * - `/webhooks/…` — HubSpot, Salesforce and Leadpipe webhooks (webhooks.ts).
  *
- * Unknown routes and errors answer JSON `{ error: { code, message } }`. OAuth installs and webhooks
- * (issue #5) mount here next.
+ * Every answer gets security headers (helmet; the dashboard sets its own nonce'd CSP); the admin API,
+ * OAuth and webhook routes are rate limited per client (`app.limits`); bodies have size limits. Unknown
+ * routes and errors answer JSON `{ error: { code, message } }`.
  */
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { rateLimit } from 'express-rate-limit';
@@ -20,6 +23,7 @@ import type { AppContext } from '../app/app-context';
 import { MIGRATIONS } from '../store/migrations';
 import type { Database } from '../store/schema';
 import { adminApi } from './admin-api';
+import { dashboard } from './dashboard';
 import type { AppManifest } from './app-manifest';
 import { oauthRoutes } from './oauth';
 import { webhookRoutes } from './webhooks';
@@ -88,6 +92,8 @@ export function createApp(options: AppOptions): Express {
     res.type('text/plain; version=0.0.4; charset=utf-8').send(await renderMetrics(options.db));
   });
 
+  // The admin dashboard (a static page; it calls the admin API with the token the admin types in).
+  app.use(dashboard());
   if (limits) app.use('/api', limiter(limits.adminPerMinute));
   if (options.ctx && options.manifest) app.use('/oauth', limiter(options.ctx.config.app.limits.oauthPerMinute), oauthRoutes(options.ctx, options.manifest));
   if (options.ctx) app.use('/webhooks', limiter(options.ctx.config.app.limits.webhooksPerMinute), webhookRoutes(options.ctx));

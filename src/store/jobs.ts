@@ -129,7 +129,9 @@ export function createJobs(db: Kysely<Database>, options: { now?: () => Date } =
 
     async claim(workerId, leaseMs) {
       const at = iso();
-      // Oldest due first. A sync waits while another sync of its connection runs under a live lease.
+      // Oldest due first. A sync waits while another sync of its connection runs under a live lease; those
+      // are left out here already, so that many waiting syncs of one busy connection cannot fill the
+      // window below and starve every job queued after them.
       const candidates = await db
         .selectFrom('jobs as j')
         .selectAll()
@@ -137,6 +139,23 @@ export function createJobs(db: Kysely<Database>, options: { now?: () => Date } =
           eb.or([
             eb.and([eb('j.status', '=', 'queued'), eb('j.run_after', '<=', at)]),
             eb.and([eb('j.status', '=', 'running'), eb('j.locked_until', '<', at)]),
+          ]),
+        )
+        .where((eb) =>
+          eb.or([
+            eb('j.kind', '!=', 'sync'),
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('jobs as r')
+                  .select('r.id')
+                  .whereRef('r.connection_id', '=', 'j.connection_id')
+                  .whereRef('r.id', '!=', 'j.id')
+                  .where('r.kind', '=', 'sync')
+                  .where('r.status', '=', 'running')
+                  .where('r.locked_until', '>=', at),
+              ),
+            ),
           ]),
         )
         .orderBy('j.run_after', 'asc')

@@ -101,7 +101,6 @@ describe('the installed app in HubSpot', () => {
   });
 
   afterAll(async () => {
-    if (process.env.DUMP_LOGS) process.stderr.write(capturedLogs.slice(-80).join('\n'));
     collectStoredSecrets(dbFile);
     await app.stop();
     await hs.close();
