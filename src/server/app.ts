@@ -105,6 +105,16 @@ export function createApp(options: AppOptions): Express {
 
   const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
     void _next;
+    // The body parsers' own errors are the client's: too large (413) or unreadable (400).
+    const status = typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
+    if (status === 413) {
+      res.status(413).json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'The request body is larger than this route accepts.' } });
+      return;
+    }
+    if (status >= 400 && status < 500) {
+      res.status(400).json({ error: { code: 'BAD_REQUEST', message: 'The request body could not be read.' } });
+      return;
+    }
     options.onError?.(err);
     res.status(500).json({ error: { code: 'INTERNAL', message: 'Internal error; the server log has the details.' } });
   };

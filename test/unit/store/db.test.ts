@@ -51,7 +51,22 @@ describe('openStore', () => {
     try {
       const tables = await store.db.introspection.getTables();
       expect(tables.map((t) => t.name).sort()).toEqual(
-        ['audience_subscriptions', 'company_cache', 'connection_credentials', 'connections', 'ledger', 'record_errors', 'sync_runs'].sort(),
+        [
+          'app_state',
+          'audience_subscriptions',
+          'company_cache',
+          'connection_credentials',
+          'connection_settings',
+          'connections',
+          'held_intent',
+          'held_intent_emails',
+          'jobs',
+          'ledger',
+          'oauth_states',
+          'record_errors',
+          'sync_runs',
+          'webhook_events',
+        ].sort(),
       );
     } finally {
       await store.close();
