@@ -147,3 +147,44 @@ it('a person with a hashed email but no address is skipped with the reason, and 
   expect(destination.intents.map((i) => i.score)).toEqual([85, 85, 85]);
   expect(destination.intents[0]?.topics).toEqual(['Marketing ROI']);
 });
+
+it('a shutdown stops the sync at a batch boundary, leaves it resumable, and the next sync finishes it without re-sending anyone', async () => {
+  const destination = new FakeDestination();
+  const controller = new AbortController();
+  const original = destination.writeBatch.bind(destination);
+  destination.writeBatch = async (batch) => {
+    const result = await original(batch);
+    controller.abort(); // the shutdown arrives while the first batch is being written
+    return result;
+  };
+  const file = writeCsv(dir, 'shutdown.csv', people(120));
+  const stopped = await runSync({ db: store.db, config, mapping, destination, connectionId, source: { kind: 'file', path: file }, signal: controller.signal });
+  expect(stopped.status).toBe('running');
+  expect(destination.written).toHaveLength(1); // the batch in flight was finished and recorded, no more
+  expect(stopped.created).toBe(50);
+
+  destination.writeBatch = original;
+  const resumed = await sync(destination, file);
+  expect(resumed).toMatchObject({ syncRunId: stopped.syncRunId, status: 'succeeded', resumed: true, created: 120 });
+  expect(destination.written.flat()).toHaveLength(120);
+  expect(reconciles(resumed)).toBe(true);
+});
+
+it('people the destination does not create are counted as skipped and held (sealed) for enrichment, not recorded as errors', async () => {
+  const destination = new FakeDestination();
+  destination.fate = () => 'ok';
+  const original = destination.writeBatch.bind(destination);
+  destination.writeBatch = async (batch) => {
+    const low = batch.filter((p) => p.person.score < 70);
+    const result = await original(batch.filter((p) => p.person.score >= 70));
+    return { ...result, outcomes: [...result.outcomes, ...low.map((p): WriteOutcome => ({ kind: 'skipped', key: p.key, code: 'NOT_IN_CRM', message: 'not created', retryable: true }))] };
+  };
+  const key = Buffer.alloc(32, 9);
+  const rows = [...people(3, 80), ...people(5, 50).map((r, i) => ({ ...r, email: `low${i}@acme.test` }))];
+  const summary = await runSync({ db: store.db, config, mapping, destination, connectionId, source: { kind: 'file', path: writeCsv(dir, 'held.csv', rows) }, hold: { key, ttlMs: 86_400_000 } });
+  expect(summary).toMatchObject({ status: 'succeeded', created: 3, skipped: 5, failed: 0 });
+  expect(await createRecordErrors(store.db).listBySyncRun(summary.syncRunId ?? '')).toEqual([]);
+  const held = await store.db.selectFrom('held_intent').select(['hashed_email', 'sealed']).execute();
+  expect(held.map((h) => h.hashed_email).sort()).toEqual(rows.slice(3).map((r) => hashEmail(r.email)).sort());
+  for (const h of held) expect(h.sealed).not.toMatch(/@acme\.test/);
+});
