@@ -11,8 +11,12 @@
  * 4. Syncs the same run again: nothing changed, so it makes no write call.
  * 5. The same for Salesforce: a sandbox org seeded from the run (Contacts, open and converted Leads,
  *    Accounts, Opportunities), `setup salesforce`, a sync, and a second sync with no write call.
+ *
+ * Without ENCRYPTION_KEY the demo uses `<data dir>/encryption.key` (made with mode 0600 when missing), so
+ * the Salesforce tokens it keeps are stored sealed, as with a real deployment.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config';
@@ -25,6 +29,7 @@ import { seedOrgFromPeople } from '../sandbox/salesforce/seed-org';
 import { startSalesforceSandbox } from '../sandbox/salesforce/server';
 import type { SalesforceRecord } from '../sandbox/salesforce/types';
 import { connectSalesforce } from '../destinations/salesforce/connect';
+import { FixConfigurationError } from '../lib/errors';
 import { setupSalesforce } from '../destinations/salesforce/setup';
 import { openStore } from '../store/db';
 import { runSync, type SyncSummary } from '../sync/run-sync';
@@ -36,6 +41,27 @@ export interface DemoOptions {
   people: number;
   seed: number;
   json?: boolean | undefined;
+  /** Where the demo keeps its database and encryption key; kept afterwards. Default: a temporary directory, removed at the end. */
+  dataDir?: string | undefined;
+}
+
+export const DEMO_KEY_FILE = 'encryption.key';
+
+/**
+ * The demo's ENCRYPTION_KEY when none is set: `<dir>/encryption.key` (64 hex characters), made from 32
+ * random bytes with mode 0600 when missing. The chmod covers a umask that would widen the mode.
+ */
+export function demoEncryptionKey(dir: string): { key: Buffer; file: string; created: boolean } {
+  const file = path.join(dir, DEMO_KEY_FILE);
+  if (existsSync(file)) {
+    const text = readFileSync(file, 'utf8').trim();
+    if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new FixConfigurationError([`${file}: must hold 64 hex characters (32 bytes); delete it and the demo makes a new one`]);
+    return { key: Buffer.from(text, 'hex'), file, created: false };
+  }
+  const key = randomBytes(32);
+  writeFileSync(file, key.toString('hex') + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { key, file, created: true };
 }
 
 export interface DemoReport {
@@ -80,13 +106,22 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
   };
   const leadpipe = await startLeadpipeSandbox({ seed: options.seed, peoplePerRun: options.people, duplicateShare: 0.02, malformedShare: 0.005 });
   const hubspot = await startHubspotSandbox();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'orbit-sync-demo-'));
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'orbit-sync-demo-'));
+  mkdirSync(dataDir, { recursive: true });
   const store = await openStore(path.join(dataDir, 'orbit-sync.db'));
   const closers: Array<() => Promise<void>> = [];
   try {
     say(`Leadpipe sandbox on ${leadpipe.url}; HubSpot sandbox portal ${hubspot.portalId} on ${hubspot.url} (HubSpot's limit: 110 requests per 10 s)`);
+    let encryptionKey = config.encryptionKey;
+    if (encryptionKey === undefined) {
+      const generated = demoEncryptionKey(dataDir);
+      encryptionKey = generated.key;
+      const removed = options.dataDir === undefined ? ', removed with the demo data at the end' : '';
+      say(`ENCRYPTION_KEY is not set: ${generated.created ? 'generated' : 'using'} ${generated.file} (mode 0600${removed}); Salesforce tokens are stored sealed with it`);
+    }
     const demoConfig: Config = {
       ...config,
+      encryptionKey,
       leadpipe: { ...config.leadpipe, apiKey: leadpipe.apiKey, baseUrl: leadpipe.url },
       hubspot: { ...config.hubspot, accessToken: hubspot.accessToken, baseUrl: hubspot.url },
     };
@@ -147,13 +182,16 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
     const org = await startSalesforceSandbox();
     closers.push(() => org.close());
     const orgManifest = seedOrgFromPeople(org, leadpipe.runRows(source.runId), { seed: options.seed });
+    // As a deployment is configured: the org's refresh token, no access token. The first connection
+    // refreshes, and the tokens are then kept sealed with the encryption key and used by the next sync.
+    const { accessToken: _envAccessToken, ...salesforceSettings } = config.salesforce;
+    void _envAccessToken;
     const sfConfig: Config = {
       ...demoConfig,
       salesforce: {
-        ...config.salesforce,
+        ...salesforceSettings,
         instanceUrl: org.url,
         loginUrl: org.url,
-        accessToken: org.accessToken,
         refreshToken: org.refreshToken,
         clientId: org.clientId,
         clientSecret: org.clientSecret,
@@ -262,6 +300,6 @@ export async function runDemoCommand(options: DemoOptions, config: Config, io: I
     await store.close();
     await hubspot.close();
     await leadpipe.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -32,6 +32,7 @@ import { createJobs, type Job } from '../store/jobs';
 import { createRecordErrors } from '../store/record-errors';
 import { JOB_KINDS, JOB_STATUSES, type Database } from '../store/schema';
 import { createSyncRuns, type SyncRun } from '../store/sync-runs';
+import { HttpError } from '../lib/http-error';
 
 export interface AdminApiOptions {
   /** The installed app's context; undefined when ENCRYPTION_KEY is missing (read-only API). */
@@ -40,16 +41,6 @@ export interface AdminApiOptions {
   adminToken: string | undefined;
 }
 
-/** An answer decided by a route: thrown, and written by the router's error handler. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function fail(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ error: { code, message } });

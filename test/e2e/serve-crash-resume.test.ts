@@ -9,6 +9,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import path from 'node:path';
 import type { GeneratedRow } from '../../src/sandbox/generate-people';
+import type { SyncRunRow } from '../../src/store/schema';
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/server';
 import { startLeadpipeSandbox, type LeadpipeSandbox } from '../../src/sandbox/leadpipe/server';
 import { killAfter, runCli, type CliRun } from './helpers/cli';
@@ -17,19 +18,6 @@ import { HUBSPOT_CLIENT, adminCall, appEnv, freePort, installThroughRedirects, w
 
 const PEOPLE = 1500;
 
-interface SyncRunRow {
-  id: string;
-  run_id: string;
-  status: string;
-  rows: number;
-  quarantined: number;
-  duplicates: number;
-  unchanged: number;
-  created: number;
-  updated: number;
-  skipped: number;
-  failed: number;
-}
 
 function syncRuns(dbFile: string): SyncRunRow[] {
   const db = new DatabaseSync(dbFile, { readOnly: true });

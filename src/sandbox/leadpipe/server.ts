@@ -32,6 +32,7 @@ import { DEFAULT_TOPICS, generatePeople, LEADPIPE_RESULT_FIELDS } from '../gener
 import type { GeneratedRow, LeadpipeResultField, LeadpipeTopic } from '../generate-people';
 import { hashSeed } from '../random';
 import { describeZodError, listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
+import { HttpError } from '../../lib/http-error';
 
 // --- public types ---------------------------------------------------------------------------------
 
@@ -347,15 +348,6 @@ function* byteRange(chunks: Iterable<Buffer>, start: number, endInclusive: numbe
   }
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 // --- the sandbox ----------------------------------------------------------------------------------
 

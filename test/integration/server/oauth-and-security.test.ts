@@ -83,7 +83,7 @@ describe('OAuth guards and server protections', () => {
   });
 
   it('refuses a token response whose instance_url is not a Salesforce host, and stores nothing', async () => {
-    const login = createServer((req, res) => {
+    const login = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ access_token: 'at-evil', refresh_token: 'rt-evil', instance_url: 'https://attacker.example.com', id: 'https://login.salesforce.com/id/00D000000000001AAA/005000000000001AAA' }));
     });
