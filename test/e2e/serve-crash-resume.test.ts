@@ -14,7 +14,10 @@ import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubs
 import { startLeadpipeSandbox, type LeadpipeSandbox } from '../../src/sandbox/leadpipe/server';
 import { killAfter, runCli, type CliRun } from './helpers/cli';
 import { tmpDir } from './helpers/hubspot-sync';
-import { HUBSPOT_CLIENT, adminCall, appEnv, freePort, installThroughRedirects, waitFor } from './helpers/installed-app';
+import { open } from '../../src/security/token-vault';
+import { ADMIN_TOKEN, ENCRYPTION_KEY, HUBSPOT_CLIENT, adminCall, appEnv, freePort, installThroughRedirects, waitFor } from './helpers/installed-app';
+
+const KEY = Buffer.from(ENCRYPTION_KEY, 'hex');
 
 const PEOPLE = 1500;
 
@@ -58,6 +61,7 @@ describe('serve killed with SIGKILL during a scheduled sync, then started again'
       HUBSPOT_BASE_URL: hs.url,
       HUBSPOT_AUTHORIZE_URL: `${hs.url}/oauth/authorize`,
       LEADPIPE_BASE_URL: lp.url,
+      LOG_LEVEL: 'debug',
     });
   });
 
@@ -115,5 +119,16 @@ describe('serve killed with SIGKILL during a scheduled sync, then started again'
     serve.child.kill('SIGTERM');
     const stopped = await serve.done;
     expect(stopped.code).toBe(0);
+
+    // Both processes' logs (debug level) hold no secret and no email of the run.
+    const logs = (killed.stderr + stopped.stderr).toLowerCase();
+    expect(logs).toContain('"msg":"stopped"');
+    const db = new DatabaseSync(dbFile, { readOnly: true });
+    const sealed = (db.prepare('select sealed from connection_credentials').all() as Array<{ sealed: string }>).map((r) => r.sealed);
+    db.close();
+    const tokens = sealed.flatMap((v) => Object.values(JSON.parse(open(KEY, v)) as Record<string, string>).filter((x) => x.length > 20));
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    for (const secret of [...tokens, lp.apiKey, HUBSPOT_CLIENT.clientSecret, ADMIN_TOKEN]) expect(logs.includes(secret.toLowerCase()) ? `${secret.slice(0, 6)}… leaked` : 'absent').toBe('absent');
+    expect([...people.keys()].filter((email) => logs.includes(email))).toEqual([]);
   }, 180_000);
 });
