@@ -17,7 +17,7 @@ import { createConnections, type Connection } from '../store/connections';
 import { createConnectionSettings } from '../store/connection-settings';
 import { createCredentials } from '../store/credentials';
 import type { AppContext } from './app-context';
-import { HubspotTokenKeeper } from './hubspot-oauth';
+import { hubspotTokenKeeper } from './hubspot-oauth';
 import { applyOverrides, OverridesSchema, type Overrides } from './overrides';
 
 export interface ConnectionTarget {
@@ -50,7 +50,7 @@ export async function connectionOverrides(ctx: AppContext, connectionId: string)
 
 /** The HubSpot client for an OAuth connection, its token refreshed before every request when close to expiry. */
 export async function connectHubspotConnection(ctx: AppContext, connection: Connection, config: Config = ctx.config): Promise<HubspotConnection> {
-  const keeper = new HubspotTokenKeeper(ctx, connection.id);
+  const keeper = hubspotTokenKeeper(ctx, connection.id);
   const connect = async (accessToken: string): Promise<HubspotConnection> =>
     connectHubspot(config, { accessToken, appKind: 'oauthApp', beforeSend: async (client) => client.setAccessToken(await keeper.fresh()) });
   let hubspot: HubspotConnection;
@@ -75,6 +75,8 @@ export async function connectSalesforceConnection(ctx: AppContext, connection: C
     throw new SyncError('NEEDS_REAUTH', `Connection ${connection.id} has no Salesforce tokens; install the app again (/oauth/salesforce/install).`);
   }
   let latest = { ...stored };
+  // Refreshed tokens are written one after the other, so an older one never overwrites a newer one.
+  let writes = Promise.resolve();
   const effective: Config = {
     ...config,
     salesforce: {
@@ -90,7 +92,10 @@ export async function connectSalesforceConnection(ctx: AppContext, connection: C
       onTokens: (t) => {
         // The instance URL stays the one checked at install; a rotated refresh token replaces the old one.
         latest = { ...latest, accessToken: t.accessToken, ...(t.refreshToken !== undefined && { refreshToken: t.refreshToken }) };
-        credentials.put(connection.id, latest).catch((err: unknown) => ctx.logger.error('could not store refreshed Salesforce tokens', { connectionId: connection.id, error: err instanceof Error ? err.message : String(err) }));
+        const snapshot = latest;
+        writes = writes
+          .then(() => credentials.put(connection.id, snapshot))
+          .catch((err: unknown) => ctx.logger.error('could not store refreshed Salesforce tokens', { connectionId: connection.id, error: err instanceof Error ? err.message : String(err) }));
       },
     });
   } catch (err) {

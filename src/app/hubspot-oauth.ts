@@ -81,6 +81,20 @@ export async function exchangeHubspotCode(config: Config, code: string, redirect
   };
 }
 
+/**
+ * One keeper per connection and app context, so a sync, an enrichment and a scheduler tick of the same
+ * connection share one token and one refresh in flight.
+ */
+const keepers = new WeakMap<AppContext, Map<string, HubspotTokenKeeper>>();
+
+export function hubspotTokenKeeper(ctx: AppContext, connectionId: string): HubspotTokenKeeper {
+  let byConnection = keepers.get(ctx);
+  if (!byConnection) keepers.set(ctx, (byConnection = new Map<string, HubspotTokenKeeper>()));
+  let keeper = byConnection.get(connectionId);
+  if (!keeper) byConnection.set(connectionId, (keeper = new HubspotTokenKeeper(ctx, connectionId)));
+  return keeper;
+}
+
 export class HubspotTokenKeeper {
   private tokens: HubspotTokens | undefined;
   private refreshing: Promise<string> | undefined;
@@ -133,7 +147,11 @@ export class HubspotTokenKeeper {
       answer = await oauthClient(this.ctx.config).oauth.tokensApi.create('refresh_token', undefined, undefined, clientId, clientSecret, tokens.refreshToken);
     } catch (err) {
       const s = oauthStatus(err);
-      if (s && s.http >= 400 && s.http < 500) {
+      if (s && (s.status === 'BAD_CLIENT_ID' || s.status === 'BAD_CLIENT_SECRET')) {
+        throw new SyncError('CONFIG_INVALID', `HubSpot refused the app's credentials (${s.status}): check HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET.`);
+      }
+      // Only a refused refresh token means the portal must install the app again; 429s and 5xx pass.
+      if (s && (s.status === 'BAD_REFRESH_TOKEN' || s.http === 401)) {
         const message = `HubSpot refused the refresh token (${s.status}${s.message ? `: ${s.message}` : ''}): the app was uninstalled or its access revoked. Install it again from /oauth/hubspot/install.`;
         await createConnections(this.ctx.db).setStatus(this.connectionId, 'needs_reauth', message);
         this.ctx.logger.warn('HubSpot connection needs re-authorization', { connectionId: this.connectionId, status: s.status });

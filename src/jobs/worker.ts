@@ -63,7 +63,10 @@ export class Worker {
       while (!this.stopped && this.running.size < concurrency) {
         const job = await jobs.claim(this.id, leaseMs);
         if (!job) break;
-        this.launch(job);
+        // Stopped while claiming: the job goes straight back. Ours already (a lease that ran out while it
+        // still runs here): it is not started twice.
+        if (this.stopped) await jobs.release(job.id, this.id);
+        else if (!this.running.has(job.id)) this.launch(job);
       }
     } catch (err) {
       this.ctx.logger.error('the worker could not read the queue', { error: describeError(err) });
@@ -91,40 +94,56 @@ export class Worker {
     const { heartbeatMs, leaseMs, maxJobAttempts, retryDelayMs } = ctx.config.app.worker;
     const log = ctx.logger.child({ jobId: job.id, kind: job.kind, connectionId: job.connectionId });
     const heartbeat = setInterval(() => {
-      jobs.heartbeat(job.id, this.id, leaseMs).catch((err: unknown) => log.warn('could not extend the job lease', { error: describeError(err) }));
+      jobs
+        .heartbeat(job.id, this.id, leaseMs)
+        .then((kept) => {
+          // Another worker took the job over (our lease ran out): stop at the next batch boundary.
+          if (!kept) {
+            log.warn('lost the job lease to another worker; stopping this copy', {});
+            lost.abort();
+          }
+        })
+        .catch((err: unknown) => log.warn('could not extend the job lease', { error: describeError(err) }));
     }, heartbeatMs);
+    const lost = new AbortController();
+    const stop = AbortSignal.any([signal, lost.signal]);
     log.info('job started', { attempt: job.attempts });
     try {
       if (job.kind === 'sync' && isSyncJobPayload(job.payload)) {
-        const summary = await runSyncJob(ctx, job.connectionId, job.payload, { signal });
+        const summary = await runSyncJob(ctx, job.connectionId, job.payload, { signal: stop });
         if (summary.status === 'running') {
-          await jobs.release(job.id);
-          log.info('sync checkpointed for shutdown; it resumes on the next start', { syncRunId: summary.syncRunId });
+          if (!lost.signal.aborted) await jobs.release(job.id, this.id);
+          log.info('sync checkpointed; it resumes when the job is taken again', { syncRunId: summary.syncRunId });
           return;
         }
-        const { plan: _plan, dealPlan: _dealPlan, ...result } = summary;
-        void _plan;
-        void _dealPlan;
-        if (summary.status === 'failed') throw new SyncError('UPSTREAM_5XX', summary.message ?? 'the sync failed', { retryable: !/needs re-authorization|AUTH_INVALID/i.test(summary.message ?? '') });
-        await jobs.finish(job.id, result);
+        if (summary.status === 'failed') {
+          const e = summary.error ?? { code: 'INTERNAL', retryable: false };
+          throw new SyncError(PERMANENT.has(e.code) ? (e.code as SyncError['code']) : 'UPSTREAM_5XX', summary.message ?? 'the sync failed', { retryable: e.retryable });
+        }
+        await jobs.finish(job.id, summary, { workerId: this.id });
         log.info('sync finished', { syncRunId: summary.syncRunId, status: summary.status, rows: summary.rows, created: summary.created, updated: summary.updated, failed: summary.failed });
       } else if (job.kind === 'enrich' && isEnrichJobPayload(job.payload)) {
-        await jobs.finish(job.id, await runEnrichJob(ctx, job.connectionId, job.payload), { forgetPayload: true });
+        await jobs.finish(job.id, await runEnrichJob(ctx, job.connectionId, job.payload), { forgetPayload: true, workerId: this.id });
       } else {
         await jobs.fail(job.id, `Job payload of kind ${job.kind} is not understood.`);
       }
     } catch (err) {
       const message = scrubText(describeError(err));
       const permanent = err instanceof SyncError && (PERMANENT.has(err.code) || err.retryable === false);
-      if (!permanent && job.attempts < maxJobAttempts && !signal.aborted) {
-        const retryAt = new Date(ctx.now().getTime() + retryDelayMs * 2 ** Math.max(0, job.attempts - 1));
-        await jobs.fail(job.id, message, retryAt);
-        log.warn('job failed; queued again', { error: message, retryAt: retryAt.toISOString() });
-      } else if (signal.aborted) {
-        await jobs.release(job.id);
-      } else {
-        await jobs.fail(job.id, message);
-        log.error('job failed', { error: message });
+      try {
+        if (lost.signal.aborted) return; // the job is another worker's now
+        if (signal.aborted) await jobs.release(job.id, this.id);
+        else if (!permanent && job.attempts < maxJobAttempts) {
+          const retryAt = new Date(ctx.now().getTime() + retryDelayMs * 2 ** Math.max(0, job.attempts - 1));
+          await jobs.fail(job.id, message, { retryAt, workerId: this.id });
+          log.warn('job failed; queued again', { error: message, retryAt: retryAt.toISOString() });
+        } else {
+          await jobs.fail(job.id, message, { workerId: this.id });
+          log.error('job failed', { error: message });
+        }
+      } catch (storeErr) {
+        // The lease runs out and another start takes the job again.
+        log.error('could not record the end of a job', { error: describeError(storeErr), jobError: message });
       }
     } finally {
       clearInterval(heartbeat);
@@ -136,8 +155,11 @@ export class Worker {
     if (this.timer) clearTimeout(this.timer);
     for (const { controller } of this.running.values()) controller.abort();
     const all = Promise.all([...this.running.values()].map((r) => r.done));
-    const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.ctx.config.app.worker.shutdownGraceMs).unref());
-    if ((await Promise.race([all.then(() => 'done' as const), grace])) === 'timeout') {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.ctx.config.app.worker.shutdownGraceMs)));
+    const outcome = await Promise.race([all.then(() => 'done' as const), grace]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
       this.ctx.logger.warn('shutdown grace ran out with jobs still running; their leases expire and another start resumes them', { jobs: this.running.size });
     }
   }

@@ -23,7 +23,7 @@ import { createHeldIntent } from '../store/held-intent';
 import { createJobs } from '../store/jobs';
 import { createWebhookEvents } from '../store/webhook-events';
 import type { AppContext } from '../app/app-context';
-import { HubspotTokenKeeper } from '../app/hubspot-oauth';
+import { hubspotTokenKeeper } from '../app/hubspot-oauth';
 import { leadpipeFor } from '../app/leadpipe';
 
 const LAST_TICK = 'scheduler.lastTickAt';
@@ -112,7 +112,7 @@ export class Scheduler {
     const { ctx } = this;
     const subscriptions = await ctx.db.selectFrom('audience_subscriptions').selectAll().where('connection_id', '=', connection.id).where('active', '=', 1).execute();
     if (subscriptions.length === 0) return;
-    if (connection.crm === 'hubspot') await new HubspotTokenKeeper(ctx, connection.id).fresh();
+    if (connection.crm === 'hubspot') await hubspotTokenKeeper(ctx, connection.id).fresh();
     const leadpipe = await leadpipeFor(ctx, connection.id);
     const jobs = createJobs(ctx.db, { now: ctx.now });
     for (const sub of subscriptions) {

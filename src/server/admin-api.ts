@@ -15,7 +15,6 @@
  * HTTP status here; anything else goes to the app's error handler (500 INTERNAL, details in the log).
  * The Leadpipe API key is never echoed: responses say only whether one is set.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
@@ -33,6 +32,8 @@ import { createRecordErrors } from '../store/record-errors';
 import { JOB_KINDS, JOB_STATUSES, type Database } from '../store/schema';
 import { createSyncRuns, type SyncRun } from '../store/sync-runs';
 import { HttpError } from '../lib/http-error';
+import { syncDedupeKey } from '../scheduler/scheduler';
+import { sameSecret } from '../security/signatures';
 
 export interface AdminApiOptions {
   /** The installed app's context; undefined when ENCRYPTION_KEY is missing (read-only API). */
@@ -46,12 +47,6 @@ function fail(res: Response, status: number, code: string, message: string): voi
   res.status(status).json({ error: { code, message } });
 }
 
-/** Equal-length digests, so the comparison time says nothing about the token. */
-function sameToken(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
 
 /** Every zod issue, each naming its field: `audienceId: …; runId: …`. */
 function describeIssues(error: z.ZodError, what: string): string {
@@ -114,7 +109,7 @@ export interface Subscription {
 
 /** The queue's dedupe key of a sync: per Leadpipe run, or per audience when "its latest run" is asked for. */
 export function syncJobDedupeKey(connectionId: string, audienceId: string, runId: string | undefined): string {
-  return `sync:${connectionId}:${runId ?? `latest:${audienceId}`}`;
+  return syncDedupeKey(connectionId, runId ?? `latest:${audienceId}`);
 }
 
 /** The HTTP status of a SyncError met while serving a route (upstream failures are 502). */
@@ -126,6 +121,8 @@ function statusOf(err: SyncError): number {
       return 400;
     case 'NEEDS_REAUTH':
       return 409;
+    case 'RATE_LIMITED':
+      return 429;
     case 'CONFIG_INVALID':
       return 500;
     default:
@@ -148,7 +145,7 @@ export function adminApi(options: AdminApiOptions): Router {
     }
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match?.[1] || !sameToken(match[1], options.adminToken)) {
+    if (!match?.[1] || !sameSecret(match[1], options.adminToken)) {
       res.set('WWW-Authenticate', 'Bearer');
       fail(res, 401, 'AUTH_INVALID', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
       return;

@@ -19,7 +19,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../app/app-context';
 import { connectHubspotConnection, connectSalesforceConnection } from '../app/connection-target';
-import { exchangeHubspotCode, HubspotTokenKeeper } from '../app/hubspot-oauth';
+import { exchangeHubspotCode, hubspotTokenKeeper } from '../app/hubspot-oauth';
 import { setupHubspot } from '../destinations/hubspot/setup';
 import { setupSalesforce } from '../destinations/salesforce/setup';
 import { checkDownloadUrl } from '../leadpipe/client';
@@ -80,8 +80,11 @@ export function oauthRoutes(ctx: AppContext, manifest: AppManifest): Router {
   const fail = (res: Response, err: unknown, crm: string): void => {
     const known = err instanceof SyncError;
     ctx.logger.warn('OAuth install failed', { crm, error: describeError(err) });
-    const status = known && err.code === 'OAUTH_STATE_INVALID' ? 400 : known && err.code === 'CONFIG_INVALID' ? 503 : 502;
-    page(res, status, 'The install did not complete', [known ? err.message : 'An unexpected error; the server log has the details.']);
+    // The browser's request (state, code, a denied consent) is the client's; the CRM or our setup failing is a 502.
+    const byCode: Partial<Record<string, number>> = { OAUTH_STATE_INVALID: 400, AUTH_INVALID: 400, AUTH_FORBIDDEN: 403, CONFIG_INVALID: 503 };
+    const status = err instanceof z.ZodError ? 400 : known ? (byCode[err.code] ?? 502) : 500;
+    const message = err instanceof z.ZodError ? 'The callback’s query is not what the CRM sends (code, state).' : known ? err.message : 'An unexpected error; the server log has the details.';
+    page(res, status, 'The install did not complete', [message]);
   };
 
   router.get('/hubspot/install', async (_req: Request, res: Response) => {
@@ -110,7 +113,7 @@ export function oauthRoutes(ctx: AppContext, manifest: AppManifest): Router {
       const redirectUri = absolute(ctx, manifest.auth.redirectUrls[0] ?? '/oauth/hubspot/callback');
       const tokens = await exchangeHubspotCode(ctx.config, q.code, redirectUri, ctx.now);
       const connection = await connectionFor(ctx, 'hubspot', tokens.hubId);
-      await new HubspotTokenKeeper(ctx, connection.id).store({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: tokens.expiresAt });
+      await hubspotTokenKeeper(ctx, connection.id).store({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: tokens.expiresAt });
       ctx.logger.info('HubSpot app installed', { connectionId: connection.id, portalId: tokens.hubId });
       const hubspot = await connectHubspotConnection(ctx, connection);
       const setup = await setupHubspot(hubspot.client, hubspot.api, loadMapping('hubspot', ctx.config.configDir));

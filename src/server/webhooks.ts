@@ -91,7 +91,7 @@ export function webhookRoutes(ctx: AppContext): Router {
     const byPortal = new Map<string, Connection | undefined>();
     for (const portal of new Set(events.map((e) => e.portalId))) byPortal.set(portal, await connections.getByAccount('hubspot', portal));
     let queued = 0;
-    const deletions: Array<{ connectionId: string; objectId: string }> = [];
+    let purged = 0;
     await ctx.db.transaction().execute(async (trx) => {
       const keyOf = (e: (typeof events)[number]): string => `${e.portalId}:${e.subscriptionId ?? ''}:${e.eventId}:${e.occurredAt ?? ''}`;
       const fresh = new Set(await createWebhookEvents(trx, { now: ctx.now }).accept('hubspot', events.map(keyOf)));
@@ -102,7 +102,10 @@ export function webhookRoutes(ctx: AppContext): Router {
         const connection = byPortal.get(e.portalId);
         if (!connection) continue;
         if (e.subscriptionType === 'contact.privacyDeletion') {
-          deletions.push({ connectionId: connection.id, objectId: e.objectId });
+          // In the transaction that marks the event seen: a failed purge is delivered again, not lost.
+          const result = await purgePerson(trx, connection.id, { crmRecordId: e.objectId });
+          ctx.logger.info('privacy deletion: the person was purged from the store', { connectionId: connection.id, ...result });
+          purged += 1;
           continue;
         }
         let record: EnrichRecord | undefined;
@@ -127,12 +130,8 @@ export function webhookRoutes(ctx: AppContext): Router {
         queued += records.length;
       }
     });
-    for (const d of deletions) {
-      const purged = await purgePerson(ctx, d.connectionId, { crmRecordId: d.objectId });
-      ctx.logger.info('privacy deletion: the person was purged from the store', { connectionId: d.connectionId, ...purged });
-    }
     if (queued > 0) ctx.notify();
-    res.status(200).json({ received: events.length, queued, purged: deletions.length });
+    res.status(200).json({ received: events.length, queued, purged });
   });
 
   router.post('/salesforce', raw, async (req: Request, res: Response) => {

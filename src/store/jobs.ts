@@ -43,12 +43,15 @@ export interface Jobs {
   enqueue(input: EnqueueInput): Promise<{ job: Job; created: boolean }>;
   claim(workerId: string, leaseMs: number): Promise<Job | undefined>;
   heartbeat(id: string, workerId: string, leaseMs: number): Promise<boolean>;
-  /** `forgetPayload`: the payload is replaced by `{}` (an enrichment's record ids are not kept once done). */
-  finish(id: string, result: unknown, options?: { forgetPayload?: boolean }): Promise<void>;
+  /**
+   * `forgetPayload`: the payload is replaced by `{}` (an enrichment's record ids are not kept once done).
+   * `workerId`: only while that worker holds the job (a worker whose lease was taken over changes nothing).
+   */
+  finish(id: string, result: unknown, options?: { forgetPayload?: boolean; workerId?: string }): Promise<void>;
   /** Ends the job as failed, or queues it again after `retryAt` (the attempt counts). */
-  fail(id: string, error: string, retryAt?: Date): Promise<void>;
+  fail(id: string, error: string, options?: { retryAt?: Date; workerId?: string }): Promise<void>;
   /** Gives the job back to the queue without counting an attempt (shutdown). */
-  release(id: string): Promise<void>;
+  release(id: string, workerId?: string): Promise<void>;
   get(id: string): Promise<Job | undefined>;
   list(options?: { connectionId?: string; status?: JobStatus; kind?: JobKind; limit?: number }): Promise<Job[]>;
   /** Queued or running jobs whose dedupe key is one of these. */
@@ -227,10 +230,12 @@ export function createJobs(db: Kysely<Database>, options: { now?: () => Date } =
           updated_at: iso(),
         })
         .where('id', '=', id)
+        .$if(options.workerId !== undefined, (q) => q.where('locked_by', '=', options.workerId ?? ''))
         .execute();
     },
 
-    async fail(id, error, retryAt) {
+    async fail(id, error, options = {}) {
+      const { retryAt, workerId } = options;
       await db
         .updateTable('jobs')
         .set(
@@ -239,15 +244,17 @@ export function createJobs(db: Kysely<Database>, options: { now?: () => Date } =
             : { status: 'failed', last_error: error, locked_by: null, locked_until: null, finished_at: iso(), updated_at: iso() },
         )
         .where('id', '=', id)
+        .$if(workerId !== undefined, (q) => q.where('locked_by', '=', workerId ?? ''))
         .execute();
     },
 
-    async release(id) {
+    async release(id, workerId) {
       await db
         .updateTable('jobs')
         .set({ status: 'queued', attempts: sql`max(attempts - 1, 0)`, locked_by: null, locked_until: null, updated_at: iso() })
         .where('id', '=', id)
         .where('status', '=', 'running')
+        .$if(workerId !== undefined, (q) => q.where('locked_by', '=', workerId ?? ''))
         .execute();
     },
 

@@ -102,6 +102,8 @@ export interface SyncSummary {
   resumed: boolean;
   /** Why the run is partial or failed. */
   message?: string;
+  /** The code of the error that failed the run (e.g. AUTH_INVALID, CRM_SETUP_REQUIRED), and whether trying again may help. */
+  error?: { code: string; retryable: boolean };
   /** Dry run only: every planned record with field-level before/after. */
   plan?: PlanItem[];
   /** Dry run only: deals that would be changed. */
@@ -403,6 +405,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   let message: string | undefined;
   let status: SyncRunStatus = 'succeeded';
   let interrupted = false;
+  let failure: { code: string; retryable: boolean } | undefined;
   let dealResult: PrioritizeResult | undefined;
   try {
     await destination.prepare();
@@ -477,6 +480,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     } else {
       status = 'failed';
       message = scrubText(describeError(err));
+      failure = err instanceof SyncError ? { code: err.code, retryable: err.retryable } : { code: 'INTERNAL', retryable: false };
       if (err instanceof SyncError && err.code === 'AUTH_INVALID' && !dryRun) {
         // The CRM no longer accepts our credentials: the connection waits for a person to re-authorize it.
         await createConnections(db).setStatus(connectionId, 'needs_reauth', message).catch(() => undefined);
@@ -524,6 +528,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     durationMs,
     resumed,
     ...(message !== undefined && { message }),
+    ...(failure && { error: failure }),
     ...(dryRun && { plan, dealPlan: dealResult?.deals ?? [] }),
   };
 }

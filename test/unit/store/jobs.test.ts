@@ -141,6 +141,19 @@ describe('jobs', () => {
     expect((await jobs.get(job.id))?.lockedBy).toBe('worker-b');
   });
 
+  it('a worker whose lease was taken over can no longer finish, fail or release the job', async () => {
+    const { job } = await jobs.enqueue({ kind: 'sync', connectionId: 'conn-1', payload: {}, dedupeKey: 'sync:conn-1:r2' });
+    await jobs.claim('worker-a', LEASE_MS);
+    advance(LEASE_MS + 1000);
+    await jobs.claim('worker-b', LEASE_MS);
+    await jobs.finish(job.id, { stale: true }, { workerId: 'worker-a' });
+    await jobs.fail(job.id, 'stale failure', { workerId: 'worker-a' });
+    await jobs.release(job.id, 'worker-a');
+    expect(await jobs.get(job.id)).toMatchObject({ status: 'running', lockedBy: 'worker-b', lastError: null, result: null });
+    await jobs.finish(job.id, { ok: true }, { workerId: 'worker-b' });
+    expect(await jobs.get(job.id)).toMatchObject({ status: 'done', result: { ok: true } });
+  });
+
   it('a crashed sync of a connection gives its place up to the next sync of that connection', async () => {
     const crashed = await jobs.enqueue({ kind: 'sync', connectionId: 'conn-1', payload: {}, dedupeKey: 'sync:conn-1:r1' });
     await jobs.claim('worker-a', LEASE_MS);
@@ -161,7 +174,7 @@ describe('jobs', () => {
     const { job } = await jobs.enqueue({ kind: 'sync', connectionId: 'conn-1', payload: {}, dedupeKey: 'sync:conn-1:r1' });
     await jobs.claim('worker-a', LEASE_MS);
     const retryAt = new Date(at.getTime() + 5 * 60_000);
-    await jobs.fail(job.id, 'HubSpot answered 503', retryAt);
+    await jobs.fail(job.id, 'HubSpot answered 503', { retryAt });
     expect(await jobs.get(job.id)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'HubSpot answered 503', runAfter: retryAt.toISOString(), lockedBy: null, lockedUntil: null, finishedAt: null });
     expect(await jobs.claim('worker-a', LEASE_MS)).toBeUndefined();
     expect(await jobs.openKeys(['sync:conn-1:r1'])).toEqual(new Set(['sync:conn-1:r1']));
