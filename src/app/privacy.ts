@@ -8,6 +8,7 @@
  * one transaction, so a purge that fails is delivered again rather than lost.
  */
 import type { Kysely } from 'kysely';
+import { inTransaction } from '../store/db';
 import type { Database } from '../store/schema';
 import { isEnrichJobPayload } from './enrich';
 
@@ -62,5 +63,5 @@ export async function purgePerson(db: Kysely<Database>, connectionId: string, wh
     result.people = list.length;
     return result;
   };
-  return db.isTransaction ? work(db) : db.transaction().execute(work);
+  return inTransaction(db, work);
 }

@@ -95,6 +95,11 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
   return { db, close };
 }
 
+/** Runs `work` in the caller's transaction when `db` is one, else in a transaction of its own. */
+export function inTransaction<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
+}
+
 /** Applies every pending migration. Idempotent: an up-to-date database is left untouched. */
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   const migrator = new Migrator({ db, provider: staticMigrationProvider });

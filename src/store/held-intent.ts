@@ -13,6 +13,7 @@ import { chunks } from '../lib/chunks';
 import type { MapContext } from '../mapping/map-person';
 import { open, seal } from '../security/token-vault';
 import { assertHashedEmail } from './hashed-email';
+import { inTransaction } from './db';
 import type { Database } from './schema';
 
 export interface HeldPerson {
@@ -47,9 +48,7 @@ export function createHeldIntent(db: Kysely<Database>, key: Buffer, options: { n
       if (people.length === 0) return;
       const at = now();
       const expiresAt = new Date(at.getTime() + ttlMs).toISOString();
-      // Inside the sync's own transaction when it hands one in; else in a transaction of its own.
-      const inTransaction = <T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> => (db.isTransaction ? work(db) : db.transaction().execute(work));
-      await inTransaction(async (trx) => {
+      await inTransaction(db, async (trx) => {
         for (const { person, context } of people) {
           assertHashedEmail(person.key, 'held_intent');
           const sealed = seal(key, JSON.stringify({ person, context }));

@@ -22,6 +22,7 @@ import { SyncError } from '../lib/errors';
 import type { Database, RecordErrorRow } from './schema';
 import { assertHashedEmail } from './hashed-email';
 import { chunks } from '../lib/chunks';
+import { inTransaction } from './db';
 
 /** Keys per `IN (…)` read. Well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const RECORD_ERRORS_READ_CHUNK = 500;
@@ -93,9 +94,6 @@ interface Existing {
 export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOptions = {}): RecordErrors {
   const now = options.now ?? (() => new Date());
 
-  async function inTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    return db.isTransaction ? work(db) : db.transaction().execute(work);
-  }
 
   /** Existing error rows of these people in the scope of a sync run: its connection + audience (file syncs: audience null). */
   async function findByPeople(trx: Kysely<Database>, audience: { connectionId: string; audienceId: string | null }, emails: string[]) {
@@ -138,7 +136,7 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
 
   async function recordMany(syncRunId: string, failures: readonly RecordFailure[]): Promise<string[]> {
     failures.forEach(assertFailure);
-    return inTransaction(async (trx) => {
+    return inTransaction(db, async (trx) => {
       const run = await trx.selectFrom('sync_runs').select(['connection_id', 'audience_id']).where('id', '=', syncRunId).executeTakeFirst();
       if (!run) throw new SyncError('NOT_FOUND', `Sync run ${syncRunId} does not exist; record errors only for a created sync run.`);
 
@@ -264,7 +262,7 @@ export function createRecordErrors(db: Kysely<Database>, options: RecordErrorsOp
       const keys = [...new Set(hashedEmails)];
       keys.forEach((key) => assertHashedEmail(key, 'Record errors'));
       if (keys.length === 0) return 0;
-      return inTransaction(async (trx) => {
+      return inTransaction(db, async (trx) => {
         let cleared = 0;
         for (const part of chunks(keys, RECORD_ERRORS_READ_CHUNK)) {
           const result = await trx

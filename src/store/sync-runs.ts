@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { SyncError } from '../lib/errors';
 import type { Database, Destination, SyncRunRow, SyncRunRowUpdate, SyncRunStatus } from './schema';
+import { inTransaction } from './db';
 
 /** Allowed next states. Terminal states have none: a finished run is history and never changes. */
 export const SYNC_RUN_TRANSITIONS: Readonly<Record<SyncRunStatus, readonly SyncRunStatus[]>> = {
@@ -150,9 +151,6 @@ export function createSyncRuns(db: Kysely<Database>, options: SyncRunsOptions = 
     return row;
   }
 
-  async function inTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    return db.isTransaction ? work(db) : db.transaction().execute(work);
-  }
 
   return {
     async create(input) {
@@ -195,7 +193,7 @@ export function createSyncRuns(db: Kysely<Database>, options: SyncRunsOptions = 
     },
 
     async transition(id, to, details = {}) {
-      return inTransaction(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const row = await mustGetRow(trx, id);
         if (!canTransition(row.status, to)) throw new InvalidSyncRunTransitionError(id, row.status, to);
         const at = now();
@@ -218,7 +216,7 @@ export function createSyncRuns(db: Kysely<Database>, options: SyncRunsOptions = 
     },
 
     async updateProgress(id, progress) {
-      return inTransaction(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const row = await mustGetRow(trx, id);
         if (isTerminal(row.status)) {
           throw new SyncError('SYNC_RUN_TRANSITION_INVALID', `Sync run ${id} is ${row.status}; the counts of a finished run are final.`);

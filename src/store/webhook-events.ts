@@ -3,6 +3,7 @@
  * retry and may deliver twice) is processed once. Keys are ids and timestamps only, never payloads.
  */
 import type { Kysely } from 'kysely';
+import { inTransaction } from './db';
 import type { Database } from './schema';
 
 export interface WebhookEvents {
@@ -18,8 +19,7 @@ export function createWebhookEvents(db: Kysely<Database>, options: { now?: () =>
     async accept(source, keys) {
       const fresh: string[] = [];
       const at = now().toISOString();
-      const inTransaction = <T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> => (db.isTransaction ? work(db) : db.transaction().execute(work));
-      await inTransaction(async (trx) => {
+      await inTransaction(db, async (trx) => {
         for (const key of new Set(keys)) {
           const result = await trx
             .insertInto('webhook_events')
