@@ -52,7 +52,12 @@ export async function connectionOverrides(ctx: AppContext, connectionId: string)
 export async function connectHubspotConnection(ctx: AppContext, connection: Connection, config: Config = ctx.config): Promise<HubspotConnection> {
   const keeper = hubspotTokenKeeper(ctx, connection.id);
   const connect = async (accessToken: string): Promise<HubspotConnection> =>
-    connectHubspot(config, { accessToken, appKind: 'oauthApp', beforeSend: async (client) => client.setAccessToken(await keeper.fresh()) });
+    connectHubspot(config, {
+      accessToken,
+      appKind: 'oauthApp',
+      beforeSend: async (client) => client.setAccessToken(await keeper.fresh()),
+      onUnauthorized: async (client) => client.setAccessToken(await keeper.forceRefresh()),
+    });
   let hubspot: HubspotConnection;
   try {
     hubspot = await connect(await keeper.fresh());

@@ -109,6 +109,8 @@ export interface PrioritizeResult {
   unchangedDeals: number;
   /** Closed deals skipped. */
   closedDeals: number;
+  /** Deals (Salesforce: and Accounts) the CRM refused to update even after retries, with its message. */
+  failed?: Array<{ id: string; message: string }>;
 }
 
 export interface WriteOptions {

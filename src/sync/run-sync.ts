@@ -138,8 +138,13 @@ export interface RunSyncOptions {
 /** Thrown inside runSync when its signal aborts; never escapes it. */
 class SyncInterrupted extends Error {}
 
+/** Reads of a downloaded export that broke off before it was read whole. */
+const SOURCE_ATTEMPTS = 3;
+
 interface ResolvedSource {
   stream: Readable;
+  /** Opens the source again from the start (downloads). */
+  reopen?: () => Promise<Readable>;
   audienceId: string | null;
   runId: string;
   context: MapContext;
@@ -155,6 +160,7 @@ async function resolveSource(source: SyncSource): Promise<ResolvedSource> {
   if (source.kind === 'stream') {
     return {
       stream: await source.open(),
+      reopen: () => source.open(),
       audienceId: source.audienceId,
       runId: source.runId,
       context: { runId: source.runId, audienceId: source.audienceId, intentAt: source.intentAt, ...(source.audienceName !== undefined && { audienceName: source.audienceName }) },
@@ -409,34 +415,47 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   let dealResult: PrioritizeResult | undefined;
   try {
     await destination.prepare();
-    const ingest = ingestCsv(source.stream, {
-      columns: config.columns,
-      ingest: config.ingest,
-      onProgress: (p) => {
-        progress.rowsRead = p.rows;
-        report('reading');
-      },
-      ...(options.tmpDir !== undefined && { tmpDir: options.tmpDir }),
-    });
     let chunk: IntentPerson[] = [];
     let sawPerson = false;
-    for await (const event of ingest) {
-      if (event.kind === 'quarantined') {
-        quarantine.push(event.row);
-        continue;
-      }
-      if (event.kind !== 'person') continue;
-      if (!sawPerson) {
-        // Every row has been read once people flow (dedupe needs the whole file): the file counts are final.
-        sawPerson = true;
-        Object.assign(counts, { rows: ingest.counts.rows, quarantined: ingest.counts.quarantined, duplicates: ingest.counts.duplicates });
-        progress.peopleTotal = ingest.counts.valid - ingest.counts.duplicates;
-        writeSize = destination.batchSizeFor?.(progress.peopleTotal) ?? destination.batchSize;
-      }
-      chunk.push(event.person);
-      if (chunk.length >= PLAN_CHUNK) {
-        await planChunk(chunk);
-        chunk = [];
+    let ingest: ReturnType<typeof ingestCsv>;
+    for (let attempt = 1; ; attempt += 1) {
+      ingest = ingestCsv(source.stream, {
+        columns: config.columns,
+        ingest: config.ingest,
+        onProgress: (p) => {
+          progress.rowsRead = p.rows;
+          report('reading');
+        },
+        ...(options.tmpDir !== undefined && { tmpDir: options.tmpDir }),
+      });
+      try {
+        for await (const event of ingest) {
+          if (event.kind === 'quarantined') {
+            quarantine.push(event.row);
+            continue;
+          }
+          if (event.kind !== 'person') continue;
+          if (!sawPerson) {
+            // Every row has been read once people flow (dedupe needs the whole file): the file counts are final.
+            sawPerson = true;
+            Object.assign(counts, { rows: ingest.counts.rows, quarantined: ingest.counts.quarantined, duplicates: ingest.counts.duplicates });
+            progress.peopleTotal = ingest.counts.valid - ingest.counts.duplicates;
+            writeSize = destination.batchSizeFor?.(progress.peopleTotal) ?? destination.batchSize;
+          }
+          chunk.push(event.person);
+          if (chunk.length >= PLAN_CHUNK) {
+            await planChunk(chunk);
+            chunk = [];
+          }
+        }
+        break;
+      } catch (err) {
+        // A download that broke off while the file was still being read (nothing planned yet: dedupe reads
+        // the whole file first) is read again from the start.
+        if (sawPerson || source.reopen === undefined || !(err instanceof SyncError) || !err.retryable || attempt >= SOURCE_ATTEMPTS) throw err;
+        logger?.warn('the export broke off while it was being read; reading it again from the start', { attempt, code: err.code, error: err.message });
+        quarantine = [];
+        source.stream = await source.reopen();
       }
     }
     Object.assign(counts, { rows: ingest.counts.rows, quarantined: ingest.counts.quarantined, duplicates: ingest.counts.duplicates });
@@ -460,9 +479,17 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
         }));
     dealResult = await destination.prioritize(intents, { dryRun, intentAt: source.context.intentAt });
     counts.dealsPrioritized = dealResult.deals.length;
+    const refusedDeals = dealResult.failed ?? [];
     if (counts.failed > 0) {
       status = 'partial';
       message = `${counts.failed} record(s) failed; each is listed with the CRM's message (orbit-sync runs ${syncRunId ?? ''} --errors). They are retried by the next sync of this audience.`;
+    }
+    if (refusedDeals.length > 0) {
+      // Not a person's record: the summary says which deals and why; the next sync of the run raises them.
+      status = 'partial';
+      for (const refused of refusedDeals) logger?.warn('deal or account not updated', { id: refused.id, error: refused.message });
+      const shown = refusedDeals.slice(0, 3).map((r) => r.message).join('; ');
+      message = `${message ? `${message} ` : ''}${refusedDeals.length} deal/account update(s) refused: ${shown}${refusedDeals.length > 3 ? '; …' : ''}. The next sync of this run tries them again.`;
     }
   } catch (err) {
     if (err instanceof SyncInterrupted) {

@@ -9,6 +9,8 @@
  *    changes); the unique `leadpipe_company_key` is filled the same way.
  * 4. Missing companies are upserted on `leadpipe_company_key` (reference/hubspot.md §3): a retried or
  *    resumed create finds the company it made before instead of making a second one.
+ * A company HubSpot refuses to create or enrich for a passing reason (a 207 error not about the data) is
+ * returned as `refused`: its people are not done, and a later sync tries again.
  */
 import type { Client } from '@hubspot/api-client';
 import { FilterOperatorEnum, type PublicObjectSearchRequest } from '@hubspot/api-client/lib/codegen/crm/companies';
@@ -18,7 +20,7 @@ import type { CompanyCache } from '../../store/company-cache';
 import { chunks } from '../../lib/chunks';
 import type { Logger } from '../../lib/logger';
 import type { HubspotApi } from './hubspot-api';
-import { BatchObjectsResponse, BatchUpsertResponse, parseBody, SearchResponse, type SimpleObject } from './schemas';
+import { BatchObjectsResponse, BatchUpsertResponse, parseBody, PERMANENT_CATEGORIES, SearchResponse, type SimpleObject } from './schemas';
 import { COMPANY_KEY_PROPERTY } from './setup';
 
 export interface CompanyRequest {
@@ -56,10 +58,25 @@ function older(a: SimpleObject, b: SimpleObject): SimpleObject {
   return Number(a.id) <= Number(b.id) ? a : b;
 }
 
+export interface ResolvedCompanies {
+  companies: Map<string, ResolvedCompany>;
+  /**
+   * Domains whose company HubSpot refused to create or enrich for a passing reason (a 207 error that is
+   * not about the data): the people at them are not done, and a later sync tries again. Domain → message.
+   */
+  refused: Map<string, string>;
+}
+
+interface WriteError {
+  category?: string | undefined;
+  message?: string | undefined;
+  context?: Record<string, string[] | undefined> | undefined;
+}
+
 export class CompanyResolver {
   constructor(private readonly o: CompanyResolverOptions) {}
 
-  async resolve(requests: readonly CompanyRequest[], dryRun: boolean): Promise<Map<string, ResolvedCompany>> {
+  async resolve(requests: readonly CompanyRequest[], dryRun: boolean): Promise<ResolvedCompanies> {
     const { cache, connectionId } = this.o;
     const byDomain = new Map<string, CompanyRequest>();
     for (const r of requests) if (!byDomain.has(r.domain)) byDomain.set(r.domain, r);
@@ -69,7 +86,7 @@ export class CompanyResolver {
 
     const missing = [...byDomain.keys()].filter((d) => !resolved.has(d));
     const found = await this.searchByDomain(missing);
-    const updates: Array<{ id: string; properties: Record<string, string> }> = [];
+    const updates: Array<{ id: string; domain: string; properties: Record<string, string> }> = [];
     const toCreate: CompanyRequest[] = [];
     for (const domain of missing) {
       const request = byDomain.get(domain) as CompanyRequest;
@@ -77,20 +94,37 @@ export class CompanyResolver {
       if (company) {
         resolved.set(domain, { crmCompanyId: company.id, action: 'matched' });
         const { properties } = applyPolicy(request.properties, company.properties, this.o.mapping.company);
-        if (Object.keys(properties).length > 0) updates.push({ id: company.id, properties });
+        if (Object.keys(properties).length > 0) updates.push({ id: company.id, domain, properties });
       } else {
         toCreate.push(request);
       }
     }
+    const refused = new Map<string, string>();
     if (!dryRun) {
-      await this.update(updates);
-      for (const [domain, company] of await this.create(toCreate)) resolved.set(domain, company);
-      const fresh = [...resolved].filter(([d, c]) => c.crmCompanyId !== null && !cached.has(d));
+      await this.update(updates, refused);
+      for (const [domain, company] of await this.create(toCreate, refused)) resolved.set(domain, company);
+      // A refused company is not cached: the next sync searches it again and sends the same write.
+      const fresh = [...resolved].filter(([d, c]) => c.crmCompanyId !== null && !cached.has(d) && !refused.has(d));
       await cache.putMany(connectionId, fresh.map(([domain, c]) => ({ domain, crmCompanyId: c.crmCompanyId as string })));
     } else {
       for (const r of toCreate) resolved.set(r.domain, { crmCompanyId: null, action: 'created' });
     }
-    return resolved;
+    return { companies: resolved, refused };
+  }
+
+  /**
+   * Sorts a batch's 207 errors: a refusal of the data is logged and the people still sync; any other is a
+   * passing failure of that company, put in `refused` under its domain (found by the error's trace id).
+   */
+  private sortErrors(errors: readonly WriteError[], what: string, refused: Map<string, string>): void {
+    for (const error of errors) {
+      const domains = error.context?.objectWriteTraceId ?? [];
+      if (PERMANENT_CATEGORIES.has(error.category ?? '') || domains.length === 0) {
+        this.o.logger?.warn(`company ${what} refused by HubSpot`, { category: error.category, message: error.message });
+        continue;
+      }
+      for (const domain of domains) refused.set(domain, `HubSpot did not ${what} the company ${domain}: ${error.message ?? error.category ?? 'no message'}`);
+    }
   }
 
   private async searchByDomain(domains: readonly string[]): Promise<Map<string, SimpleObject>> {
@@ -122,18 +156,19 @@ export class CompanyResolver {
     return found;
   }
 
-  private async update(updates: ReadonlyArray<{ id: string; properties: Record<string, string> }>): Promise<void> {
+  private async update(updates: ReadonlyArray<{ id: string; domain: string; properties: Record<string, string> }>, refused: Map<string, string>): Promise<void> {
     const { client, api } = this.o;
     const endpoint = 'POST /crm/v3/objects/companies/batch/update';
     for (const part of chunks(updates, this.o.batchSize)) {
-      const body = parseBody(BatchObjectsResponse, await api.call(endpoint, () => client.crm.companies.batchApi.update({ inputs: [...part] })), endpoint);
-      // Filling an empty field of an existing company is a courtesy: a refusal (say, a company key another
-      // company already holds) is logged, and the people still sync.
-      for (const error of body.errors ?? []) this.o.logger?.warn('company enrichment refused by HubSpot', { category: error.category, message: error.message });
+      const inputs = part.map((u) => ({ id: u.id, objectWriteTraceId: u.domain, properties: u.properties }));
+      const body = parseBody(BatchObjectsResponse, await api.call(endpoint, () => client.crm.companies.batchApi.update({ inputs })), endpoint);
+      // Filling an empty field of an existing company is a courtesy: a refusal of the data (say, a company
+      // key another company already holds) is logged, and the people still sync.
+      this.sortErrors(body.errors ?? [], 'enrich', refused);
     }
   }
 
-  private async create(requests: readonly CompanyRequest[]): Promise<Map<string, ResolvedCompany>> {
+  private async create(requests: readonly CompanyRequest[], refused: Map<string, string>): Promise<Map<string, ResolvedCompany>> {
     const { client, api, mapping } = this.o;
     const created = new Map<string, ResolvedCompany>();
     const endpoint = 'POST /crm/v3/objects/companies/batch/upsert';
@@ -149,7 +184,7 @@ export class CompanyResolver {
         const domain = result.objectWriteTraceId ?? normalizeCompanyDomain(result.properties.domain) ?? result.properties[COMPANY_KEY_PROPERTY];
         if (domain) created.set(domain, { crmCompanyId: result.id, action: (result._new ?? result.new) === false ? 'matched' : 'created' });
       }
-      for (const error of body.errors ?? []) this.o.logger?.warn('company create refused by HubSpot', { category: error.category, message: error.message });
+      this.sortErrors(body.errors ?? [], 'create', refused);
     }
     return created;
   }

@@ -29,6 +29,11 @@ export interface ConnectHubspotOptions {
   clock?: RollingLimiterClock;
   /** Before every request: e.g. refresh an OAuth access token close to expiry and `client.setAccessToken` it. */
   beforeSend?: (client: Client) => Promise<void>;
+  /**
+   * HubSpot answered 401 to a token we thought valid (it expired early, or was replaced): get a new one now
+   * and `client.setAccessToken` it; the request is then sent once more. Throws when no new token can be had.
+   */
+  onUnauthorized?: (client: Client) => Promise<void>;
 }
 
 export async function connectHubspot(config: Config, options: ConnectHubspotOptions = {}): Promise<HubspotConnection> {
@@ -42,9 +47,14 @@ export async function connectHubspot(config: Config, options: ConnectHubspotOpti
   const client = new Client({ accessToken, basePath: config.hubspot.baseUrl });
   const clock = options.clock;
   const before = options.beforeSend;
-  const beforeSend = before && (() => before(client));
+  const unauthorized = options.onUnauthorized;
+  const hooks = {
+    ...(clock && { clock }),
+    ...(before && { beforeSend: () => before(client) }),
+    ...(unauthorized && { onUnauthorized: () => unauthorized(client) }),
+  };
   // Until the portal is known, calls are paced under the token.
-  const probe = new HubspotApi({ accountId: `token:${accessToken}`, appKind, settings: config.hubspot, ...(clock && { clock }), ...(beforeSend && { beforeSend }) });
+  const probe = new HubspotApi({ accountId: `token:${accessToken}`, appKind, settings: config.hubspot, ...hooks });
   const endpoint = 'GET /account-info/v3/details';
   const raw = await probe.call(endpoint, async () => {
     const res = await client.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
@@ -59,7 +69,7 @@ export async function connectHubspot(config: Config, options: ConnectHubspotOpti
     return body;
   });
   const details = parseBody(AccountDetails, raw, endpoint);
-  const api = new HubspotApi({ accountId: details.portalId, appKind, settings: config.hubspot, ...(clock && { clock }), ...(beforeSend && { beforeSend }) });
+  const api = new HubspotApi({ accountId: details.portalId, appKind, settings: config.hubspot, ...hooks });
   for (const [name, count] of Object.entries(probe.stats.byEndpoint)) api.stats.byEndpoint[name] = count;
   api.stats.rateLimited += probe.stats.rateLimited;
   return { client, api, portalId: details.portalId, timeZone: details.timeZone, appKind };

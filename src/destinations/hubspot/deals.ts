@@ -19,7 +19,7 @@ import { chunks } from '../../lib/chunks';
 import type { Logger } from '../../lib/logger';
 import type { DealChange, PersonIntent, PrioritizeResult } from '../destination';
 import type { HubspotApi } from './hubspot-api';
-import { AssociationReadResponse, BatchObjectsResponse, parseBody, type Property } from './schemas';
+import { AssociationReadResponse, BatchObjectsResponse, parseBody, PERMANENT_CATEGORIES, type Property } from './schemas';
 
 export const ASSOCIATION_READ_LIMIT = 1000;
 
@@ -166,9 +166,26 @@ export class DealPrioritizer {
         changed.push({ dealId: deal.id, name: deal.properties.dealname ?? null, changes, priorityRaised: raise !== undefined });
       }
       if (!options.dryRun && updates.length > 0) {
-        const updated = parseBody(BatchObjectsResponse, await api.call(updateEndpoint, () => client.crm.deals.batchApi.update({ inputs: updates })), updateEndpoint);
-        const ok = new Set(updated.results.map((d) => d.id));
-        for (const error of updated.errors ?? []) this.o.logger?.warn('deal update refused by HubSpot', { category: error.category, message: error.message });
+        const ok = new Set<string>();
+        let pending = updates;
+        // A deal refused for a passing reason (a 207 error not about the data) is sent again, up to the
+        // retry settings; what is still refused is reported, and the sync ends partial.
+        for (let attempt = 1; pending.length > 0; attempt += 1) {
+          const inputs = pending;
+          const updated = parseBody(BatchObjectsResponse, await api.call(updateEndpoint, () => client.crm.deals.batchApi.update({ inputs })), updateEndpoint);
+          for (const d of updated.results) ok.add(d.id);
+          const again = new Set<string>();
+          for (const error of updated.errors ?? []) {
+            const ids = error.context?.id ?? error.context?.ids ?? [];
+            const transient = !PERMANENT_CATEGORIES.has(error.category ?? '') && attempt < this.o.settings.retry.maxAttempts;
+            for (const id of ids) {
+              if (transient) again.add(id);
+              else (result.failed ??= []).push({ id, message: `HubSpot refused to update deal ${id}: ${error.message ?? error.category ?? 'no message'}` });
+            }
+            if (ids.length === 0) this.o.logger?.warn('deal update refused by HubSpot', { category: error.category, message: error.message });
+          }
+          pending = inputs.filter((u) => again.has(u.id));
+        }
         result.deals.push(...changed.filter((d) => ok.has(d.dealId)));
       } else {
         result.deals.push(...changed);

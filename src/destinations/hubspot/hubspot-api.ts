@@ -5,8 +5,8 @@
  * - Pacing: one rolling ten-second limiter per HubSpot account (reference/hubspot.md §7: 100/190 per
  *   10 s for private apps, 110 for OAuth apps) and a separate 5/s limiter for search, which HubSpot counts
  *   apart. The SDK's own retry decorator and Bottleneck stay off (§1.5: they are process-wide singletons).
- * - 429 by `policyName` (§7): `TEN_SECONDLY_ROLLING` holds the account's limiter for one window and
- *   retries; the search "secondly" limit waits 1 s; `DAILY` is not retried — it throws
+ * - 429 by `policyName` (§7): `TEN_SECONDLY_ROLLING` holds the account's limiter, a tenth of the window
+ *   doubled with each 429 in a row up to one window (backOffWindow), and retries; the search "secondly" limit waits 1 s; `DAILY` is not retried — it throws
  *   DAILY_LIMIT_REACHED, which stops the sync as `partial` with a message saying when it can resume.
  * - 5xx, network errors and timeouts back off (lib/retry.ts); 423 Locked waits 2 s (§2.1).
  * - The SDK accepts only the status codes its spec lists and throws `ApiException` for any other, even
@@ -39,6 +39,11 @@ export interface HubspotApiOptions {
   onRetry?: (event: { endpoint: string; attempt: number; delayMs: number; error: SyncError }) => void;
   /** Runs before every request is sent (the installed app refreshes an OAuth token close to expiry here). */
   beforeSend?: () => Promise<void>;
+  /**
+   * An OAuth app's way out of a 401: a new access token now. The request that got the 401 is sent once
+   * more; a second 401 is the caller's AUTH_INVALID. Absent (private apps), a 401 is final.
+   */
+  onUnauthorized?: () => Promise<void>;
 }
 
 /** The shape of `ApiException` from every generated API of `@hubspot/api-client` (each has its own class). */
@@ -116,6 +121,8 @@ export class HubspotApi {
   private readonly limiter: RollingLimiter;
   private readonly searchLimiter: RollingLimiter;
   private readonly clock: RollingLimiterClock;
+  /** Ten-secondly 429s in a row (reset by any answer): how long the next one holds the account. */
+  private throttleStreak = 0;
 
   constructor(private readonly options: HubspotApiOptions) {
     const { settings } = options;
@@ -140,6 +147,19 @@ export class HubspotApi {
    * (the SDK's typed object, or the raw body of a 2xx the SDK refused): parse it before use.
    */
   async call(endpoint: string, send: () => Promise<unknown>, options: { search?: boolean } = {}): Promise<unknown> {
+    const refresh = this.options.onUnauthorized;
+    try {
+      return await this.attempt(endpoint, send, options);
+    } catch (err) {
+      // An access token can die before the expiry we were told (revoked, replaced, clocks apart): one new
+      // token and one more try. Only then is a 401 the connection's problem.
+      if (!refresh || !(err instanceof SyncError) || err.status !== 401) throw err;
+      await refresh();
+      return this.attempt(endpoint, send, options);
+    }
+  }
+
+  private async attempt(endpoint: string, send: () => Promise<unknown>, options: { search?: boolean }): Promise<unknown> {
     const limiter = options.search ? this.searchLimiter : this.limiter;
     const intervalMs = options.search ? 1000 : 10_000;
     return withRetry(
@@ -148,13 +168,16 @@ export class HubspotApi {
           this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1;
           if (this.options.beforeSend) await this.options.beforeSend();
           try {
-            return await this.withTimeout(endpoint, send());
+            const result = await this.withTimeout(endpoint, send());
+            if (!options.search) this.throttleStreak = 0;
+            return result;
           } catch (err) {
             if (isApiException(err) && err.code >= 200 && err.code < 300) return new SuccessInDisguise(err.body);
             if (err instanceof SyncError) throw err;
-            const error = classifyHubspotError(err, { endpoint, intervalMs });
+            let error = classifyHubspotError(err, { endpoint, intervalMs });
             if (error.status === 429) {
               this.stats.rateLimited += 1;
+              if (error.code === 'RATE_LIMITED' && !options.search) error = this.backOffWindow(error);
               if (error.code === 'RATE_LIMITED') limiter.hold(this.clock.now() + (error.retryAfterMs ?? intervalMs));
             }
             throw error;
@@ -167,6 +190,18 @@ export class HubspotApi {
         onRetry: (event) => this.options.onRetry?.({ endpoint, ...event }),
       },
     ).then((result) => (result instanceof SuccessInDisguise ? result.body : result));
+  }
+
+  /**
+   * A ten-secondly 429 says the rolling window is full, not how long until it has room: the oldest request
+   * leaves it any time within the window. The account waits a tenth of the window, doubled with each 429
+   * in a row, up to the whole window (HubSpot's X-HubSpot-RateLimit-Interval-Milliseconds).
+   */
+  private backOffWindow(error: SyncError): SyncError {
+    const windowMs = error.retryAfterMs ?? 10_000;
+    const waitMs = Math.min(windowMs, Math.ceil(windowMs / 10) * 2 ** this.throttleStreak);
+    this.throttleStreak += 1;
+    return new SyncError(error.code, error.message, { retryable: true, retryAfterMs: waitMs, cause: error, ...(error.status !== undefined && { status: error.status }), ...(error.requestId !== undefined && { requestId: error.requestId }) });
   }
 
   private async withTimeout<T>(endpoint: string, pending: Promise<T>): Promise<T> {

@@ -29,7 +29,7 @@ import { isWritten, notInCrm, type BatchResult, type CreatePolicy, type CrmDesti
 import { CompanyResolver, normalizeCompanyDomain, type ResolvedCompany } from './companies';
 import { DealPrioritizer, priorityOptions } from './deals';
 import type { HubspotApi } from './hubspot-api';
-import { AssociationWriteResponse, BatchObjectsResponse, BatchUpsertResponse, parseBody, type Property, type SimpleObject, type StandardError } from './schemas';
+import { AssociationWriteResponse, BatchObjectsResponse, BatchUpsertResponse, parseBody, PERMANENT_CATEGORIES, type Property, type SimpleObject, type StandardError } from './schemas';
 import { customProperties, listProperties, standardProperties, type HubspotObject } from './setup';
 
 export interface HubspotDestinationOptions {
@@ -55,8 +55,6 @@ interface ContactInput {
   properties: Record<string, string>;
 }
 
-/** HubSpot categories that will fail the same way again: the record needs new data, not another try. */
-const PERMANENT_CATEGORIES = new Set(['VALIDATION_ERROR', 'INVALID_EMAIL', 'CONFLICT', 'OBJECT_ALREADY_EXISTS', 'PROPERTY_DOESNT_EXIST', 'INVALID_OPTION']);
 
 function errorText(error: StandardError): string {
   const details = (error.errors ?? []).map((e) => e.message).filter((m): m is string => typeof m === 'string' && m !== error.message);
@@ -188,8 +186,9 @@ export class HubspotDestination implements CrmDestination {
       return domain ? [{ domain, properties: i.planned.mapped.company as Record<string, string> }] : [];
     });
     let companies = new Map<string, ResolvedCompany>();
+    let refused = new Map<string, string>();
     if (requests.length > 0) {
-      companies = await this.companies.resolve(requests, options.dryRun);
+      ({ companies, refused } = await this.companies.resolve(requests, options.dryRun));
       for (const [domain, c] of companies) {
         if (this.countedDomains.has(domain)) continue;
         this.countedDomains.add(domain);
@@ -201,6 +200,12 @@ export class HubspotDestination implements CrmDestination {
       const outcome = outcomes.get(input.planned.key);
       const domain = normalizeCompanyDomain(input.planned.person.company.domain);
       const company = domain === undefined ? undefined : companies.get(domain);
+      const refusal = domain === undefined ? undefined : refused.get(domain);
+      if (outcome && isWritten(outcome) && refusal !== undefined) {
+        // The contact is written but its company is not: not done, so the next sync writes it again.
+        this.fail(outcomes, input.planned.key, 'CRM_RECORD_REJECTED', refusal, true);
+        continue;
+      }
       if (!outcome || !isWritten(outcome) || !company || domain === undefined) continue;
       outcome.company = { domain, crmCompanyId: company.crmCompanyId, action: company.action };
       outcome.crmCompanyId = company.crmCompanyId;

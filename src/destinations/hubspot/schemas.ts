@@ -21,6 +21,9 @@ export const UpsertObject = SimpleObject.extend({
   objectWriteTraceId: z.string().optional(),
 });
 
+/** HubSpot categories that will fail the same way again: the record needs new data, not another try. */
+export const PERMANENT_CATEGORIES: ReadonlySet<string> = new Set(['VALIDATION_ERROR', 'INVALID_EMAIL', 'CONFLICT', 'OBJECT_ALREADY_EXISTS', 'PROPERTY_DOESNT_EXIST', 'INVALID_OPTION']);
+
 export const StandardError = z.looseObject({
   status: z.string().optional(),
   category: z.string().optional(),

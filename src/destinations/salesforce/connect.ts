@@ -13,6 +13,7 @@ import { Connection } from 'jsforce';
 import { z } from 'zod';
 import type { Config } from '../../config';
 import { FixConfigurationError, SyncError } from '../../lib/errors';
+import { SafeTransport } from './safe-transport';
 import { classifySalesforceError, SalesforceApi } from './salesforce-api';
 
 export interface SalesforceTokens {
@@ -50,12 +51,15 @@ export async function connectSalesforce(config: Config, options: ConnectSalesfor
     ...(sf.refreshToken !== undefined && { refreshToken: sf.refreshToken }),
     ...(oauth2 && { oauth2 }),
   });
+  // jsforce's own transport crashes the process on a connection dropped mid-answer (safe-transport.ts).
+  conn._transport = new SafeTransport();
+  conn.oauth2._transport = new SafeTransport();
   conn.on('refresh', (accessToken: string, res: { instance_url?: string; refresh_token?: string }) => {
     // jsforce keeps the refresh token it was given; a rotated one must be taken over, or the next refresh fails.
     if (res.refresh_token !== undefined) conn.refreshToken = res.refresh_token;
     options.onTokens?.({ accessToken, instanceUrl: res.instance_url ?? conn.instanceUrl, ...(res.refresh_token !== undefined && { refreshToken: res.refresh_token }) });
   });
-  const api = new SalesforceApi({ conn, retry: sf.retry, maxConcurrent: sf.maxConcurrent });
+  const api = new SalesforceApi({ conn, retry: sf.retry, maxConcurrent: sf.maxConcurrent, timeoutMs: sf.timeoutMs });
 
   /** A new access token now (jsforce refreshes by itself only on a REST 401). */
   const refreshNow = async (): Promise<void> => {

@@ -24,6 +24,8 @@ export interface SalesforceApiOptions {
   conn: Connection;
   retry: RetrySettings;
   maxConcurrent: number;
+  /** A call not answered within this many ms is given up and retried (`salesforce.timeoutMs`). */
+  timeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -52,6 +54,11 @@ export function classifySalesforceError(err: unknown, context: { endpoint: strin
       { cause: err },
     );
   }
+  if (code === 'REQUEST_LIMIT_EXCEEDED' && /ConcurrentRequests|concurrent/i.test(e.message)) {
+    // Too many long-running requests in the org at once (25; 5 in Developer orgs): a throttle, not the daily
+    // allocation. Backing off lets the org's other integrations finish.
+    return new SyncError('RATE_LIMITED', `${what}: ${e.message} (the org's concurrent long-running request limit; backing off)`, { retryable: true, cause: err });
+  }
   if (code === 'REQUEST_LIMIT_EXCEEDED') {
     return new SyncError(
       'DAILY_LIMIT_REACHED',
@@ -65,9 +72,12 @@ export function classifySalesforceError(err: unknown, context: { endpoint: strin
   if (code === 'INVALID_FIELD' || code === 'INVALID_TYPE' || code === 'NOT_FOUND') {
     return new SyncError('CRM_SETUP_REQUIRED', `${what}: ${e.message}. Run \`orbit-sync setup salesforce\`.`, { cause: err });
   }
+  if (code === 'NETWORK_ERROR') return new SyncError('NETWORK', `${what}: ${e.message}`, { retryable: true, cause: err });
   const transient =
     code === 'UNABLE_TO_LOCK_ROW' ||
     code === 'SERVER_UNAVAILABLE' ||
+    // "An unexpected error occurred. Please include this ErrorId…": Salesforce's 500, usually passing.
+    code === 'UNKNOWN_EXCEPTION' ||
     /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|fetch failed|50[0234]/i.test(`${code} ${e.message}`);
   if (transient) return new SyncError('UPSTREAM_5XX', `${what}: ${e.message}`, { retryable: true, cause: err });
   return new SyncError('BAD_REQUEST', `${what}: ${code ? `${code}: ` : ''}${e.message}`, { cause: err });
@@ -100,19 +110,41 @@ export class SalesforceApi {
   }
 
   /** One request (counted under `endpoint`), retried on transient failures. */
-  async call<T>(endpoint: string, send: () => Promise<T>): Promise<T> {
+  async call<T>(endpoint: string, send: () => Promise<T>, options: { timeout?: boolean } = {}): Promise<T> {
     return withRetry(
       () =>
         this.limiter.schedule(async () => {
           this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1;
           try {
-            return await send();
+            return options.timeout === false ? await send() : await this.withTimeout(endpoint, send());
           } catch (err) {
-            throw classifySalesforceError(err, { endpoint, conn: this.o.conn });
+            const error = classifySalesforceError(err, { endpoint, conn: this.o.conn });
+            if (error.code === 'RATE_LIMITED') this.stats.rateLimited += 1;
+            throw error;
           }
         }),
       { settings: this.o.retry, ...(this.o.sleep && { sleep: this.o.sleep }) },
     );
+  }
+
+  /**
+   * jsforce's own timeout is process-wide (HTTP_TIMEOUT, 30 min by default): ours is per call. A call given
+   * up may still have been carried out; every write we send is an upsert or an update by key, so the retry
+   * is safe.
+   */
+  private async withTimeout<T>(endpoint: string, pending: Promise<T>): Promise<T> {
+    const ms = this.o.timeoutMs;
+    if (ms === undefined) return pending;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SyncError('TIMEOUT', `Salesforce did not answer ${endpoint} within ${ms} ms`, { retryable: true })), ms);
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } finally {
+      clearTimeout(timer);
+      pending.catch(() => undefined);
+    }
   }
 
   /**

@@ -33,6 +33,8 @@ import type { SalesforceApi } from './salesforce-api';
 import { inQueries } from './soql';
 
 export const HASH_FIELD = 'Leadpipe_Hashed_Email__c';
+/** Bulk 2.0 jobs started for one group of rows before giving up (see startBulkJob). */
+const BULK_JOB_ATTEMPTS = 3;
 export const PRIORITY_FIELD = 'Leadpipe_Priority__c';
 const INTENT_FIELDS = ['Leadpipe_Intent_Score__c', 'Leadpipe_Intent_Topics__c', 'Leadpipe_Last_Intent_At__c'] as const;
 
@@ -315,17 +317,15 @@ export class SalesforceDestination implements CrmDestination {
     const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
     const cell = (v: string | undefined): string => (v === undefined ? '' : /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
     const csv = [columns.join(','), ...rows.map((r) => columns.map((c) => cell((r as Record<string, string>)[c])).join(','))].join('\n') + '\n';
-    const job = api.conn.bulk2.createJob({ object, operation: kind, ...(kind === 'upsert' && { externalIdFieldName: HASH_FIELD }), lineEnding: 'LF' });
     const endpoint = `Bulk API 2.0 ${object} ${kind}`;
-    await api.call(`POST /jobs/ingest (${endpoint})`, () => job.open());
-    await api.call(`PUT /jobs/ingest/{id}/batches (${endpoint})`, () => job.uploadData(csv));
-    await api.call(`PATCH /jobs/ingest/{id} (${endpoint})`, () => job.close());
+    const job = await this.startBulkJob(object, kind, csv, endpoint);
     // poll() makes one GET per interval; each 'inProgress' event is one more of them.
     const pollEndpoint = `GET /jobs/ingest/{id} (${endpoint})`;
     job.on('inProgress', () => {
       api.stats.byEndpoint[pollEndpoint] = (api.stats.byEndpoint[pollEndpoint] ?? 0) + 1;
     });
-    await api.call(pollEndpoint, () => job.poll(settings.bulkPollIntervalMs, settings.bulkPollTimeoutMs));
+    // The poll lasts as long as the job (bulkPollTimeoutMs), not one request: no per-call timeout.
+    await api.call(pollEndpoint, () => job.poll(settings.bulkPollIntervalMs, settings.bulkPollTimeoutMs), { timeout: false });
     const results = await api.call(`GET /jobs/ingest/{id}/results (${endpoint})`, () => job.getAllResults());
     const byKey = new Map(writes.map((w) => [kind === 'update' ? (w.id as string) : (w.properties[HASH_FIELD] ?? w.planned.key), w]));
     const keyOf = (r: Record<string, unknown>): string => (kind === 'update' ? (str(r.Id) ?? str(r.sf__Id) ?? '') : (str(r[HASH_FIELD]) ?? ''));
@@ -353,6 +353,30 @@ export class SalesforceDestination implements CrmDestination {
       outcomes.set(w.planned.key, { kind: 'failed', key: w.planned.key, code: 'CRM_BATCH_FAILED', message: 'Bulk API 2.0 did not process this record; the next sync tries it again', retryable: true });
     }
     return locked;
+  }
+
+  /**
+   * Opens a Bulk 2.0 ingest job, uploads the CSV and closes it. A step Salesforce carried out but whose answer
+   * was lost (a dropped connection, a timeout) cannot be sent again to the same job: Salesforce refuses a
+   * second upload, or a close of a closed job, with INVALIDJOBSTATE. Then the job is aborted (best effort)
+   * and the rows go in a new one; they are upserts on the external id or updates by Id, so a job that did go
+   * through writes the same values.
+   */
+  private async startBulkJob(object: SfObject, kind: 'update' | 'upsert', csv: string, endpoint: string): Promise<ReturnType<SalesforceApi['conn']['bulk2']['createJob']>> {
+    const { api } = this.o;
+    for (let attempt = 1; ; attempt += 1) {
+      const job = api.conn.bulk2.createJob({ object, operation: kind, ...(kind === 'upsert' && { externalIdFieldName: HASH_FIELD }), lineEnding: 'LF' });
+      try {
+        await api.call(`POST /jobs/ingest (${endpoint})`, () => job.open());
+        await api.call(`PUT /jobs/ingest/{id}/batches (${endpoint})`, () => job.uploadData(csv));
+        await api.call(`PATCH /jobs/ingest/{id} (${endpoint})`, () => job.close());
+        return job;
+      } catch (err) {
+        if (attempt >= BULK_JOB_ATTEMPTS || !(err instanceof SyncError) || !/INVALIDJOBSTATE/.test(err.message)) throw err;
+        this.o.logger?.warn('a Bulk API 2.0 job step was refused after an answer was lost; starting a new job with the same rows', { object, kind, attempt });
+        if (job.id !== undefined) await api.call(`PATCH /jobs/ingest/{id} abort (${endpoint})`, () => job.abort()).catch(() => undefined);
+      }
+    }
   }
 
   private async send(object: SfObject, kind: 'update' | 'upsert', part: readonly Write[]): Promise<Array<SaveResult | UpsertResult>> {
@@ -392,7 +416,8 @@ export class SalesforceDestination implements CrmDestination {
       const policy = applyPolicy(this.intentValues(intent), currentValues(a), INTENT_ENTRIES);
       if (policy.changes.length > 0) accountUpdates.push({ Id: a.Id, ...policy.properties, Leadpipe_Last_Intent_At__c: options.intentAt });
     }
-    if (!options.dryRun) await this.update('Account', accountUpdates);
+    const failed: Array<{ id: string; message: string }> = [];
+    if (!options.dryRun) await this.update('Account', accountUpdates, failed);
 
     // 2. Opportunities: through contact roles and through the Accounts.
     const byOpp = new Map<string, { score: number; topics: string[] }>();
@@ -430,8 +455,9 @@ export class SalesforceDestination implements CrmDestination {
       oppUpdates.push({ Id: id, ...policy.properties, Leadpipe_Last_Intent_At__c: options.intentAt });
       changed.set(id, { dealId: id, name: str(o.Name), changes: policy.changes, priorityRaised: raise !== undefined });
     }
-    const ok = options.dryRun ? new Set(changed.keys()) : await this.update('Opportunity', oppUpdates);
+    const ok = options.dryRun ? new Set(changed.keys()) : await this.update('Opportunity', oppUpdates, failed);
     result.deals = [...changed.values()].filter((d) => ok.has(d.dealId));
+    if (failed.length > 0) result.failed = failed;
     return result;
   }
 
@@ -453,17 +479,31 @@ export class SalesforceDestination implements CrmDestination {
     return undefined;
   }
 
-  /** Updates by Id, 200 per call; returns the ids written. Record errors are logged (prioritizing is best effort). */
-  private async update(object: 'Account' | 'Opportunity', records: ReadonlyArray<{ Id: string } & Record<string, string>>): Promise<Set<string>> {
+  /**
+   * Updates by Id, 200 per call; returns the ids written. Records locked (UNABLE_TO_LOCK_ROW) are sent
+   * again, up to the retry settings; the others Salesforce refused go in `failed` with its message.
+   */
+  private async update(object: 'Account' | 'Opportunity', records: ReadonlyArray<{ Id: string } & Record<string, string>>, failed: Array<{ id: string; message: string }>): Promise<Set<string>> {
     const { api } = this.o;
     const ok = new Set<string>();
     for (const part of chunks(records, this.o.settings.collectionSize)) {
-      const results = await api.call(`PATCH /composite/sobjects (${object} update)`, () => api.conn.sobject(object).update([...part], this.dmlOptions()));
-      part.forEach((r, i) => {
-        const res = results[i];
-        if (res?.success) ok.add(r.Id);
-        else this.o.logger?.warn(`${object} update refused by Salesforce`, { id: r.Id, ...recordErrorText((res?.errors ?? [])) });
-      });
+      let pending = [...part];
+      for (let attempt = 1; pending.length > 0; attempt += 1) {
+        const sent = pending;
+        const results = await api.call(`PATCH /composite/sobjects (${object} update)`, () => api.conn.sobject(object).update(sent, this.dmlOptions()));
+        pending = [];
+        sent.forEach((r, i) => {
+          const res = results[i];
+          if (res?.success) {
+            ok.add(r.Id);
+            return;
+          }
+          const errors = res?.errors ?? [];
+          const { code, message } = recordErrorText(errors);
+          if (code === 'UNABLE_TO_LOCK_ROW' && attempt < this.o.settings.retry.maxAttempts) pending.push(r);
+          else failed.push({ id: r.Id, message: `Salesforce refused to update ${object} ${r.Id}: ${message}` });
+        });
+      }
     }
     return ok;
   }

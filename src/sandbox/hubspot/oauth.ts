@@ -152,6 +152,14 @@ export class OAuthApp {
     return true;
   }
 
+  /** Ends an issued access token's life now (fault injection); false when it is not one. */
+  expire(token: string): boolean {
+    const entry = this.accessTokens.get(token);
+    if (!entry) return false;
+    entry.expiresAt = Math.min(entry.expiresAt, this.now());
+    return true;
+  }
+
   /** Is this an access token the app issued, and is it usable now? Undefined when not an OAuth token. */
   check(token: string): OAuthTokenCheck | undefined {
     const entry = this.accessTokens.get(token);

@@ -28,6 +28,8 @@ export interface StoredRecord {
 /** Everything the endpoints work on. */
 export interface PortalContext {
   now: () => number;
+  /** Fault injection: whether this write input (by its id or unique key) fails alone this time. */
+  recordFault?: (type: HubspotObjectType, key: string) => boolean;
   schema: PortalSchema;
   invalidEmail: (email: string) => boolean;
   stores: Record<HubspotObjectType, RecordStore>;
@@ -372,12 +374,26 @@ export function batchRead(ctx: PortalContext, type: HubspotObjectType, raw: unkn
   return batchResult(ctx, startedAt, 200, results, errors);
 }
 
-/** Why HubSpot refuses one input on its own (207): an invalid value, or a unique value another record holds. */
-function inputError(ctx: PortalContext, type: HubspotObjectType, values: Record<string, string>, selfId: string | undefined, context: Record<string, string[]>): StandardError | undefined {
+/**
+ * Why HubSpot refuses one input on its own (207): an invalid value, a unique value another record holds,
+ * or an injected transient failure (`key`: the input's id or unique value).
+ */
+function inputError(
+  ctx: PortalContext,
+  type: HubspotObjectType,
+  values: Record<string, string>,
+  selfId: string | undefined,
+  context: Record<string, string[]>,
+  key: string,
+): StandardError | undefined {
   const problems = valueProblems(ctx, type, values);
   if (problems.length > 0) return invalidValuesError(problems, context);
   const conflict = uniqueConflict(ctx, type, values, selfId);
-  return conflict ? conflictError(type, conflict, context) : undefined;
+  if (conflict) return conflictError(type, conflict, context);
+  if (ctx.recordFault?.(type, key) === true) {
+    return standardError('INTERNAL_ERROR', `Internal error while writing this ${SINGULAR[type]}; it was not saved. Try again (injected by the sandbox).`, context);
+  }
+  return undefined;
 }
 
 /**
@@ -411,7 +427,7 @@ export function batchUpsert(ctx: PortalContext, type: HubspotObjectType, raw: un
     if (!existing) values[idProperty] = input.id;
     if (!existing && type === 'deals' && values.pipeline === undefined) values.pipeline = DEFAULT_PIPELINE;
     const context = { id: [input.id], ...traceContext(input) };
-    const refused = inputError(ctx, type, values, existing?.id, context);
+    const refused = inputError(ctx, type, values, existing?.id, context, input.id);
     if (refused) {
       errors.push(refused);
       continue;
@@ -457,7 +473,7 @@ export function batchUpdate(ctx: PortalContext, type: HubspotObjectType, raw: un
       continue;
     }
     const context = { id: [input.id], ...traceContext(input) };
-    const refused = inputError(ctx, type, input.properties, record.id, context);
+    const refused = inputError(ctx, type, input.properties, record.id, context, input.id);
     if (refused) {
       errors.push(refused);
       continue;

@@ -130,12 +130,21 @@
  *     sums the record and association write routes (HUBSPOT_WRITE_ROUTES: batch upsert/update/create,
  *     associate default, association batch create), not property or group creation.
  *
+ *   Faults (../faults: `faults` option, `setFaults`): after routing and before authentication a seeded
+ *   plan may answer a request with HubSpot's TEN_SECONDLY_ROLLING 429 (with the X-HubSpot-RateLimit-*
+ *   headers), a 500 (JSON `INTERNAL_ERROR`) or a 502/503/504 (an HTML page, as HubSpot's edge sends);
+ *   process it and hold the answer past the client's timeout, or cut the answer half-way; or expire the
+ *   OAuth access token presented (private-app tokens never expire). Per batch input (`partial`), an
+ *   upsert or update input fails alone in a 207 with [INFER] category `INTERNAL_ERROR`, which a
+ *   retry cures. OAuth routes get no faults.
+ *
  * Not simulated: archived records, merges, upserts keyed on hs_additional_emails, search index lag,
- * 423 locks, 477 migrations, injected faults, scopes (403).
+ * 423 locks, 477 migrations, scopes (403).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { SandboxFaults, serverErrorStatus } from '../faults';
 import { listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
 import {
   associateDefault,
@@ -276,8 +285,10 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   const searchWindows = new Map<string, number[]>();
 
   const schema = new PortalSchema(now);
+  const faults = new SandboxFaults(options.faults, now);
   const ctx: PortalContext = {
     now,
+    recordFault: (type, key) => faults.plan?.forRecord(`${type}:write`, type, key) ?? false,
     schema,
     invalidEmail: options.invalidEmail ?? defaultInvalidEmail,
     stores: {
@@ -495,9 +506,13 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   /** `oauthApp`: the token is one the OAuth app was issued (its writes are `INTEGRATION` in webhooks). */
   type AuthResult = { rateKey: string; oauthApp: boolean } | { status: 401; body: HubspotErrorBody };
 
-  function authenticate(req: IncomingMessage): AuthResult {
+  function bearerOf(req: IncomingMessage): string | undefined {
     const auth = req.headers.authorization;
-    const bearer = auth === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+    return auth === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+  }
+
+  function authenticate(req: IncomingMessage): AuthResult {
+    const bearer = bearerOf(req);
     if (bearer !== undefined && tokens.has(bearer)) return { rateKey: bearer, oauthApp: false };
     const checked = bearer === undefined ? undefined : oauth.check(bearer);
     if (checked?.ok === true) return { rateKey: checked.rateKey, oauthApp: true };
@@ -571,6 +586,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     }
     const route = match.route;
     requestCounts[route]++;
+    await faults.received(route, req, res);
     const info: RequestInfo = { req, params: match.params, query: url.searchParams };
 
     if (HUBSPOT_OAUTH_ROUTES.includes(route)) {
@@ -584,12 +600,49 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       return;
     }
 
+    const bearer = bearerOf(req);
+    const fault = faults.plan?.forRequest(route, req, (kind) => kind !== 'tokenExpiry' || (bearer !== undefined && oauth.check(bearer)?.ok === true)) ?? null;
+    // An injected token expiry: the OAuth access token presented dies now, so authentication answers 401.
+    if (fault === 'tokenExpiry' && bearer !== undefined) oauth.expire(bearer);
     const auth = authenticate(req);
     if ('status' in auth) {
       sendJson(res, auth.status, auth.body);
       return;
     }
     info.actor = webhooks.apiActor(auth.oauthApp);
+    if (fault === 'rateLimited') {
+      // HubSpot's ten-secondly answer, as when the window is full; nothing is processed.
+      const max = rate?.max ?? DEFAULT_RATE_MAX;
+      sendJson(
+        res,
+        429,
+        errorBody('RATE_LIMITS', 'You have reached your ten_secondly_rolling limit.', {
+          errorType: 'RATE_LIMIT',
+          groupName: `publicapi:sandbox:${portalId}`,
+          requestId: randomUUID(),
+          policyName: 'TEN_SECONDLY_ROLLING',
+        }),
+        {
+          'x-hubspot-ratelimit-max': String(max),
+          'x-hubspot-ratelimit-interval-milliseconds': String(rate?.intervalMs ?? DEFAULT_RATE_INTERVAL_MS),
+          'x-hubspot-ratelimit-remaining': '0',
+        },
+      );
+      return;
+    }
+    if (fault === 'serverError' && faults.plan) {
+      const status = serverErrorStatus(faults.plan, route);
+      if (status === 500) {
+        sendJson(res, 500, errorBody('INTERNAL_ERROR', 'internal error'));
+      } else {
+        // HubSpot's edge answers gateway errors with an HTML page, not its JSON error body.
+        const text = `<html><head><title>${status}</title></head><body><h1>${status}</h1><p>The server is temporarily unable to service your request.</p></body></html>`;
+        res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      }
+      return;
+    }
+    if ((fault === 'timeout' || fault === 'reset') && faults.plan) faults.shapeAnswer(fault, res, faults.plan.timeoutMs);
 
     let headers: OutgoingHttpHeaders = {};
     if (HUBSPOT_SEARCH_ROUTES.includes(route)) {
@@ -611,6 +664,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
     try {
       const result = await handlers[route](info);
+      await faults.handled(route, req);
       sendJson(res, result.status, result.body, { ...result.headers, ...headers });
     } catch (err) {
       if (err instanceof HubspotError) {
@@ -647,6 +701,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     Object.fromEntries(HUBSPOT_OBJECT_TYPES.map((t) => [t, read(t).map((v) => structuredClone(v))])) as Record<HubspotObjectType, T[]>;
 
   return {
+    ...faults.controls(),
     url,
     accessToken,
     portalId,

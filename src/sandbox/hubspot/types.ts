@@ -1,4 +1,5 @@
 /** Public types and constants of the HubSpot sandbox (re-exported by ./server). */
+import type { FaultConfig, FaultControls } from '../faults';
 
 export const HUBSPOT_OBJECT_TYPES = ['contacts', 'companies', 'deals'] as const;
 export type HubspotObjectType = (typeof HUBSPOT_OBJECT_TYPES)[number];
@@ -313,6 +314,8 @@ export interface HubspotSandboxOptions {
   timeZone?: string;
   /** Port to listen on (default: a free one). */
   port?: number;
+  /** Faults to inject from the start (see ../faults); `setFaults` changes them later. */
+  faults?: FaultConfig;
 }
 
 export interface HubspotSandboxState {
@@ -327,7 +330,7 @@ export interface HubspotSandboxState {
   rateLimited: Record<HubspotSandboxRoute, number>;
 }
 
-export interface HubspotSandbox {
+export interface HubspotSandbox extends FaultControls {
   /** Base URL for `basePath`, e.g. `http://127.0.0.1:54321` (no trailing slash). */
   url: string;
   accessToken: string;

@@ -7,7 +7,10 @@
  *   2. count the request for its route (test control);
  *   3. check `x-api-key` (missing/wrong → 401 UNAUTHORIZED);
  *   4. sliding one-minute window per key (over it → 429 RATE_LIMITED with Retry-After seconds);
- *   5. an injected response for this route, if a test queued one;
+ *   5. an injected fault (../faults: `faults` option, `setFaults`), seeded: a 429 RATE_LIMITED with
+ *      Retry-After 1, a 5xx, an answer held past the client's timeout or cut half-way (a download cut
+ *      half-way through the file), or, on the storage route only, a signed URL refused as expired (API keys
+ *      never expire); then an injected response for this route, if a test queued one;
  *   6. the handler. JSON is always `{data, meta:{timestamp, request_id}}` or `{error:{code,message}, meta}`.
  * The signed storage route (`/_storage/exports/…`) stands in for Backblaze B2: no api key, no rate limit,
  * only the URL signature and expiry are checked.
@@ -31,6 +34,7 @@ import type { ExportCsvOptions } from '../export-csv';
 import { DEFAULT_TOPICS, generatePeople, LEADPIPE_RESULT_FIELDS } from '../generate-people';
 import type { GeneratedRow, LeadpipeResultField, LeadpipeTopic } from '../generate-people';
 import { hashSeed } from '../random';
+import { SandboxFaults, serverErrorStatus, type FaultConfig, type FaultControls } from '../faults';
 import { describeZodError, listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
 import { HttpError } from '../../lib/http-error';
 
@@ -187,6 +191,8 @@ export interface LeadpipeSandboxOptions {
   now?: () => number;
   /** Port to listen on (default: a free one). */
   port?: number;
+  /** Faults to inject from the start (see ../faults); `setFaults` changes them later. */
+  faults?: FaultConfig;
 }
 
 export interface LeadpipeSandboxState {
@@ -196,7 +202,7 @@ export interface LeadpipeSandboxState {
   requests: Record<LeadpipeSandboxRoute, number>;
 }
 
-export interface LeadpipeSandbox {
+export interface LeadpipeSandbox extends FaultControls {
   /** Base URL, e.g. `http://127.0.0.1:54321` (paths start with `/v1/…`). */
   url: string;
   apiKey: string;
@@ -374,6 +380,7 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
   const idempotentRuns = new Map<string, string>();
   const rateWindows = new Map<string, number[]>();
   const injections = new Map<LeadpipeSandboxRoute, ResponseInjection[]>();
+  const faults = new SandboxFaults(options.faults, now);
   const requestCounts = Object.fromEntries(LEADPIPE_SANDBOX_ROUTES.map((r) => [r, 0])) as Record<
     LeadpipeSandboxRoute,
     number
@@ -952,6 +959,7 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
       return;
     }
     requestCounts[match.route]++;
+    await faults.received(match.route, req, res);
     // `?status=&limit=` means "no filter, default limit", so empty parameters count as absent.
     const query = Object.fromEntries([...url.searchParams].filter(([, value]) => value !== ''));
 
@@ -971,6 +979,29 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
         return;
       }
     }
+
+    const fault = faults.plan?.forRequest(match.route, req) ?? null;
+    const storage = match.route === 'downloadExport';
+    if (fault === 'rateLimited') {
+      if (storage) sendStorageError(res, 429, 'too_many_requests', 'Too many requests; slow down');
+      else sendError(res, 429, 'RATE_LIMITED', 'Rate limit exceeded; retry in 1s', { 'retry-after': '1' });
+      return;
+    }
+    if (fault === 'serverError' && faults.plan) {
+      const status = serverErrorStatus(faults.plan, match.route);
+      const code = status === 500 ? 'INTERNAL_ERROR' : status === 503 ? 'SERVICE_UNAVAILABLE' : status === 502 ? 'BAD_GATEWAY' : 'GATEWAY_TIMEOUT';
+      if (storage) sendStorageError(res, status, status === 503 ? 'service_unavailable' : 'internal_error', 'The storage service is temporarily unavailable');
+      else sendError(res, status, code, 'The service is temporarily unavailable; try again');
+      return;
+    }
+    if (fault === 'tokenExpiry') {
+      // API keys do not expire; a signed download URL does: it is refused as expired.
+      if (storage) {
+        sendStorageError(res, 403, 'download_url_expired', 'The download URL has expired; request a fresh one');
+        return;
+      }
+    }
+    if ((fault === 'timeout' || fault === 'reset') && faults.plan) faults.shapeAnswer(fault, res, faults.plan.timeoutMs);
 
     const queued = injections.get(match.route);
     const injection = queued?.[0];
@@ -1011,6 +1042,7 @@ export async function startLeadpipeSandbox(options: LeadpipeSandboxOptions = {})
   }
 
   return {
+    ...faults.controls(),
     url: baseUrl,
     apiKey,
     close,

@@ -150,6 +150,14 @@ export class SalesforceOAuth {
     return this.config.now() >= entry.expiresAt ? 'expired' : 'ok';
   }
 
+  /** Ends one access token's life now (fault injection); false when it is not one. */
+  expire(token: string | undefined): boolean {
+    const entry = token === undefined ? undefined : this.accessTokens.get(token);
+    if (!entry) return false;
+    entry.expiresAt = Math.min(entry.expiresAt, this.config.now());
+    return true;
+  }
+
   expireAll(): void {
     for (const entry of this.accessTokens.values()) entry.expiresAt = Number.NEGATIVE_INFINITY;
   }

@@ -168,6 +168,8 @@ export interface OrgContext {
   now: () => number;
   duplicateRules: boolean;
   injected: InjectedErrors[];
+  /** Fault injection: whether this record (by type and key: its id, external id or email) fails alone this time. */
+  recordFault?: (type: SalesforceObjectType, key: string) => boolean;
   /** Records created by a committed write (never by seeding), in write order. */
   onCreated?: (created: ReadonlyArray<{ type: SalesforceObjectType; id: string }>) => void;
 }
@@ -418,6 +420,11 @@ function writeOne(ctx: OrgContext, op: WriteOp, options: WriteOptions): WriteOut
       injected.remaining--;
       const message = injected.message ?? (injected.statusCode === 'UNABLE_TO_LOCK_ROW' ? `unable to obtain exclusive access to this record or 1 records: ${existing?.Id ?? ''}` : `${injected.statusCode} (injected by the sandbox)`);
       throw recordError(injected.statusCode, message);
+    }
+    const faultKey = existing?.Id ?? (op.kind === 'upsert' ? String(op.extValue) : typeof record.Email === 'string' ? record.Email : undefined);
+    if (!options.seeding && !options.interactive && faultKey !== undefined && ctx.recordFault?.(type, faultKey) === true) {
+      // A transient per-record failure Salesforce documents (a row lock), which a retry cures.
+      throw recordError('UNABLE_TO_LOCK_ROW', `unable to obtain exclusive access to this record or 1 records: ${existing?.Id ?? ''}`);
     }
 
     if (creating && record.Id === '') record.Id = ctx.store.newId(type);

@@ -109,12 +109,20 @@
  *   - Every authenticated REST or SOAP call counts 1 (a bulk upload of any size too; failed calls too).
  *     The 403 itself is not counted. GET /limits reports DailyApiRequests and DailyBulkApiBatches.
  *
+ * Faults (../faults: `faults` option, `setFaults`): REST calls only (not OAuth, not the Metadata API). A
+ * seeded plan may answer a call with Salesforce's throttle, 403 REQUEST_LIMIT_EXCEEDED "ConcurrentRequests
+ * (Concurrent API Requests) Limit exceeded." (not counted); a 500 UNKNOWN_EXCEPTION with an ErrorId, a 503
+ * SERVER_UNAVAILABLE, or a 502/504 HTML page; process it and hold the answer past the client's timeout, or
+ * cut it half-way; or expire the session presented (401 INVALID_SESSION_ID; jsforce refreshes). Per record
+ * (`partial`), a write fails alone with UNABLE_TO_LOCK_ROW (collections, single records and Bulk 2.0 rows).
+ *
  * Not simulated: field-level security, sharing, triggers / validation rules, record types, owners and
  * assignment rules, deletes, Lead conversion through the API, Bulk query jobs, composite graph / batch /
  * tree, SOSL, concurrent-request limits, retries of 5xx (jsforce retries GETs only).
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { hashUnit, SandboxFaults, serverErrorStatus } from '../faults';
 import { listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
 import { BulkIngest } from './bulk';
 import { jsonParserError, notFound, RecordError, SalesforceApiError, sessionInvalid, shown } from './errors';
@@ -282,7 +290,15 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   }
 
   const schema = new OrgSchema();
-  const ctx: OrgContext = { schema, store: new RecordStore(schema), now, duplicateRules: options.duplicateRules ?? false, injected: [] };
+  const faults = new SandboxFaults(options.faults, now);
+  const ctx: OrgContext = {
+    schema,
+    store: new RecordStore(schema),
+    now,
+    duplicateRules: options.duplicateRules ?? false,
+    injected: [],
+    recordFault: (type, key) => faults.plan?.forRecord(`${type}:write`, type, key) ?? false,
+  };
   const metadata = new MetadataService(ctx);
   const installCustomFields = (): void => {
     for (const md of LEADPIPE_CUSTOM_FIELDS) {
@@ -710,6 +726,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     }
     const route = match.route;
     requestCounts[route]++;
+    await faults.received(route, req, res);
     if (route === 'metadata') {
       await handleSoap(req, res);
       return;
@@ -729,7 +746,11 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
       return;
     }
 
-    if (oauth.check(bearerOf(req)) !== 'ok') {
+    const token = bearerOf(req);
+    const fault = faults.plan?.forRequest(route, req, (kind) => kind !== 'tokenExpiry' || oauth.check(token) === 'ok') ?? null;
+    // An injected token expiry: the session presented dies now, so the check below answers 401 (jsforce refreshes).
+    if (fault === 'tokenExpiry') oauth.expire(token);
+    if (oauth.check(token) !== 'ok') {
       sendError(res, sessionInvalid(), limitHeader());
       return;
     }
@@ -737,10 +758,31 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
       sendError(res, new SalesforceApiError(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.'), limitHeader());
       return;
     }
+    if (fault === 'rateLimited') {
+      // Salesforce's throttle on REST: too many long-running requests at once. Not counted, nothing processed.
+      sendError(res, new SalesforceApiError(403, 'REQUEST_LIMIT_EXCEEDED', 'ConcurrentRequests (Concurrent API Requests) Limit exceeded.'), limitHeader());
+      return;
+    }
     apiUsed++;
+    if (fault === 'serverError' && faults.plan) {
+      const status = serverErrorStatus(faults.plan, route);
+      if (status === 500) {
+        const errorId = Math.floor(hashUnit(faults.plan.config.seed, route, apiUsed) * 1e9);
+        sendError(res, new SalesforceApiError(500, 'UNKNOWN_EXCEPTION', `An unexpected error occurred. Please include this ErrorId if you contact support: ${errorId}-1 (-${errorId % 100000})`), limitHeader());
+      } else if (status === 503) {
+        sendError(res, new SalesforceApiError(503, 'SERVER_UNAVAILABLE', 'Server is temporarily unavailable. Please try again later.'), limitHeader());
+      } else {
+        // A gateway in front of the instance: an HTML page (jsforce: "HTTP response contains html content").
+        send(res, status, `<html><head><title>${status}</title></head><body>Service temporarily unavailable (${status}).</body></html>`, 'text/html');
+      }
+      return;
+    }
+    if ((fault === 'timeout' || fault === 'reset') && faults.plan) faults.shapeAnswer(fault, res, faults.plan.timeoutMs);
     try {
       if (COLLECTION_ROUTES.includes(route) && Number(version) < MIN_COMPOSITE_VERSION) throw notFound();
-      sendAnswer(res, await handlers[route](info), limitHeader());
+      const answer = await handlers[route](info);
+      await faults.handled(route, req);
+      sendAnswer(res, answer, limitHeader());
     } catch (err) {
       if (err instanceof SalesforceApiError) {
         sendError(res, err, limitHeader());
@@ -771,6 +813,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   const list = (type: SalesforceObjectType): SalesforceRecord[] => ctx.store.all(type).map((r) => viewRecord(schema, type, r));
 
   return {
+    ...faults.controls(),
     url: baseUrl,
     accessToken: session.accessToken,
     refreshToken: session.refreshToken,

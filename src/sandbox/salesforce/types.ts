@@ -1,4 +1,5 @@
 /** Public types and constants of the Salesforce sandbox (re-exported by ./server). */
+import type { FaultConfig, FaultControls } from '../faults';
 
 export const SALESFORCE_OBJECT_TYPES = ['Account', 'Contact', 'Lead', 'Opportunity', 'OpportunityContactRole'] as const;
 export type SalesforceObjectType = (typeof SALESFORCE_OBJECT_TYPES)[number];
@@ -247,6 +248,8 @@ export interface SalesforceSandboxOptions {
   queryPageSize?: number;
   /** Real-time delay of each Bulk 2.0 processing step (UploadComplete → InProgress → JobComplete), default 50 ms. */
   bulkProcessingMs?: number;
+  /** Faults to inject from the start (see ../faults); `setFaults` changes them later. */
+  faults?: FaultConfig;
 }
 
 export interface SalesforceSandboxState {
@@ -259,7 +262,7 @@ export interface SalesforceSandboxState {
   apiUsage: { used: number; max: number };
 }
 
-export interface SalesforceSandbox {
+export interface SalesforceSandbox extends FaultControls {
   /** Base URL (instance and login URL), e.g. `http://127.0.0.1:54321` (no trailing slash). */
   url: string;
   accessToken: string;

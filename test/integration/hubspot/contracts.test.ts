@@ -261,12 +261,13 @@ it('an existing company found by domain gets only its empty fields, by record id
     results: [{ id: '901', properties: { leadpipe_industry: 'Software' }, createdAt: NOW, updatedAt: NOW, archived: false }],
   });
   const resolved = await resolver.resolve([{ domain: 'acme.test', properties: { name: 'Acme', domain: 'acme.test', leadpipe_industry: 'Software', leadpipe_company_key: 'acme.test' } }], false);
-  expect(resolved.get('acme.test')).toEqual({ crmCompanyId: '901', action: 'matched' });
+  expect(resolved.companies.get('acme.test')).toEqual({ crmCompanyId: '901', action: 'matched' });
+  expect(resolved.refused.size).toBe(0);
   for (const call of captured) expect(requestViolations(call.method, call.path, call.body)).toEqual([]);
-  expect(captured[1]?.body).toEqual({ inputs: [{ id: '901', properties: { leadpipe_industry: 'Software', leadpipe_company_key: 'acme.test' } }] });
+  expect(captured[1]?.body).toEqual({ inputs: [{ id: '901', objectWriteTraceId: 'acme.test', properties: { leadpipe_industry: 'Software', leadpipe_company_key: 'acme.test' } }] });
   // Cached: the next sync of this connection asks HubSpot nothing for that domain.
   captured = [];
-  expect((await resolver.resolve([{ domain: 'acme.test', properties: { name: 'Acme' } }], false)).get('acme.test')?.crmCompanyId).toBe('901');
+  expect((await resolver.resolve([{ domain: 'acme.test', properties: { name: 'Acme' } }], false)).companies.get('acme.test')?.crmCompanyId).toBe('901');
   expect(captured).toEqual([]);
 });
 
