@@ -1,49 +1,51 @@
 /**
  * One error type for the whole app. Every error a user or operator can meet carries a code from the
- * closed union below, says whether retrying can help, and (for rate limits) how long to wait.
+ * closed list below, says whether retrying can help, and (for rate limits) how long to wait.
  * Subclasses are named for what the operator must do. `docs/errors.md` lists every code.
  */
-export type ErrorCode =
+export const ERROR_CODES = [
   // configuration and input files
-  | 'CONFIG_INVALID'
-  | 'FILE_NOT_FOUND'
-  | 'CSV_EMPTY'
-  | 'CSV_NOT_CSV'
-  | 'CSV_HEADER_INVALID'
-  | 'ROW_INVALID'
+  'CONFIG_INVALID',
+  'FILE_NOT_FOUND',
+  'CSV_EMPTY',
+  'CSV_NOT_CSV',
+  'CSV_HEADER_INVALID',
+  'ROW_INVALID',
   // Leadpipe and other upstream HTTP APIs
-  | 'AUTH_INVALID'
-  | 'AUTH_FORBIDDEN'
-  | 'SLOTS_FULL'
-  | 'NOT_FOUND'
-  | 'BAD_REQUEST'
-  | 'RATE_LIMITED'
-  | 'UPSTREAM_5XX'
-  | 'NETWORK'
-  | 'TIMEOUT'
-  | 'BAD_RESPONSE'
-  | 'RUN_NOT_READY'
-  | 'RUN_NOT_SERVABLE'
-  | 'EXPORT_NOT_READY'
-  | 'EXPORT_URL_EXPIRED'
-  | 'DOWNLOAD_HOST_NOT_ALLOWED'
+  'AUTH_INVALID',
+  'AUTH_FORBIDDEN',
+  'SLOTS_FULL',
+  'NOT_FOUND',
+  'BAD_REQUEST',
+  'RATE_LIMITED',
+  'UPSTREAM_5XX',
+  'NETWORK',
+  'TIMEOUT',
+  'BAD_RESPONSE',
+  'RUN_NOT_READY',
+  'RUN_NOT_SERVABLE',
+  'EXPORT_NOT_READY',
+  'EXPORT_URL_EXPIRED',
+  'DOWNLOAD_HOST_NOT_ALLOWED',
   // CRM destinations
-  | 'DAILY_LIMIT_REACHED'
-  | 'CRM_LOCKED'
-  | 'CRM_RECORD_REJECTED'
-  | 'CRM_BATCH_FAILED'
-  | 'CRM_SETUP_REQUIRED'
-  | 'NO_EMAIL'
-  | 'RETRIES_EXHAUSTED'
+  'DAILY_LIMIT_REACHED',
+  'CRM_LOCKED',
+  'CRM_RECORD_REJECTED',
+  'CRM_BATCH_FAILED',
+  'CRM_SETUP_REQUIRED',
+  'NO_EMAIL',
+  'RETRIES_EXHAUSTED',
   // the installed app (issue #5)
-  | 'OAUTH_STATE_INVALID'
-  | 'SIGNATURE_INVALID'
-  | 'NEEDS_REAUTH'
+  'OAUTH_STATE_INVALID',
+  'SIGNATURE_INVALID',
+  'NEEDS_REAUTH',
   // the store
-  | 'STORE_MIGRATION_FAILED'
-  | 'SYNC_RUN_TRANSITION_INVALID'
+  'STORE_MIGRATION_FAILED',
+  'SYNC_RUN_TRANSITION_INVALID',
   // a bug in orbit-sync itself (a caller broke a documented contract)
-  | 'INTERNAL';
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface SyncErrorOptions {
   retryable?: boolean;

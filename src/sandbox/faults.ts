@@ -339,7 +339,6 @@ function delayAnswer(res: ServerResponse, ms: number): void {
   res.once('close', () => clearTimeout(timer));
 }
 
-/** Lets the head and half of the body out, then destroys the socket (a connection reset mid-answer). */
 /** The content-length an answer declares, whether set with setHeader or passed to writeHead. */
 function watchDeclaredLength(res: ServerResponse): () => number {
   let declared: number | undefined;
@@ -354,6 +353,10 @@ function watchDeclaredLength(res: ServerResponse): () => number {
   return () => declared ?? Number(res.getHeader('content-length'));
 }
 
+/**
+ * Lets the head and half of the declared body out (a chunked answer: its first chunk), then destroys the
+ * socket: a connection reset mid-answer.
+ */
 function cutAnswer(res: ServerResponse): void {
   const declaredLength = watchDeclaredLength(res);
   const write = res.write.bind(res) as Writer;

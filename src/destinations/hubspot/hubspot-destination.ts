@@ -260,7 +260,11 @@ export class HubspotDestination implements CrmDestination {
     return byEmail;
   }
 
-  private async upsertContacts(inputs: readonly ContactInput[], outcomes: Map<string, WriteOutcome>): Promise<void> {
+  /**
+   * One batch upsert. Inputs HubSpot refuses for a passing reason (a 207 error not about the data) are sent
+   * again at once, up to `hubspot.retry.maxAttempts` in all; the rest of the refusals fail their person.
+   */
+  private async upsertContacts(inputs: readonly ContactInput[], outcomes: Map<string, WriteOutcome>, attempt = 1): Promise<void> {
     if (inputs.length === 0) return;
     const { client, api } = this.o;
     const endpoint = 'POST /crm/v3/objects/contacts/batch/upsert';
@@ -306,6 +310,7 @@ export class HubspotDestination implements CrmDestination {
     }
     // Errors: by trace id, by the email in their context or message; what is left is shared by the rest.
     const unattributed: StandardError[] = [];
+    const again: ContactInput[] = [];
     for (const error of body.errors ?? []) {
       const ids = [...(error.context?.objectWriteTraceId ?? []), ...(error.context?.id ?? []), ...(error.context?.ids ?? [])].map((v) => v.toLowerCase());
       const key =
@@ -315,14 +320,18 @@ export class HubspotDestination implements CrmDestination {
         unattributed.push(error);
         continue;
       }
+      const input = pending.get(key);
       pending.delete(key);
-      this.fail(outcomes, key, 'CRM_RECORD_REJECTED', errorText(error), !PERMANENT_CATEGORIES.has(error.category ?? ''));
+      const permanent = PERMANENT_CATEGORIES.has(error.category ?? '');
+      if (!permanent && input && attempt < this.o.settings.retry.maxAttempts) again.push(input);
+      else this.fail(outcomes, key, 'CRM_RECORD_REJECTED', errorText(error), !permanent);
     }
     for (const key of pending.keys()) {
       const message = unattributed.length > 0 ? unattributed.map(errorText).join(' | ') : 'HubSpot returned no result for this record';
       const retryable = unattributed.length === 0 || unattributed.some((e) => !PERMANENT_CATEGORIES.has(e.category ?? ''));
       this.fail(outcomes, key, unattributed.length > 0 ? 'CRM_RECORD_REJECTED' : 'CRM_BATCH_FAILED', message, retryable);
     }
+    await this.upsertContacts(again, outcomes, attempt + 1);
   }
 
   private fail(outcomes: Map<string, WriteOutcome>, key: string, code: string, message: string, retryable: boolean): void {
