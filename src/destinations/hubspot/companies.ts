@@ -1,7 +1,8 @@
 /**
  * Companies of a batch of people: found by domain, created when missing, enriched with `ifEmpty` fields.
  *
- * 1. The company cache (store) answers domains resolved by earlier syncs of this connection: no call.
+ * 1. The company cache (store) answers domains resolved by earlier syncs of this connection: no search;
+ *    they are read by id (one batch read per 100) to fill their empty fields as in 3.
  * 2. The rest are searched by `domain IN (…)` (search limiter, ≤ 5/s; chunks of
  *    `searchValuesPerFilter` values; 200 per page). Where a portal holds several companies with one
  *    domain, the oldest wins, so every sync picks the same one.
@@ -74,6 +75,9 @@ interface WriteError {
 }
 
 export class CompanyResolver {
+  /** Company id → its values as this sync last saw or wrote them (so a company is read at most once a sync). */
+  private readonly known = new Map<string, SimpleObject['properties']>();
+
   constructor(private readonly o: CompanyResolverOptions) {}
 
   async resolve(requests: readonly CompanyRequest[], dryRun: boolean): Promise<ResolvedCompanies> {
@@ -82,16 +86,28 @@ export class CompanyResolver {
     for (const r of requests) if (!byDomain.has(r.domain)) byDomain.set(r.domain, r);
     const resolved = new Map<string, ResolvedCompany>();
     const cached = await cache.getMany(connectionId, byDomain.keys());
-    for (const [domain, id] of cached) resolved.set(domain, { crmCompanyId: id, action: 'matched' });
+    const updates: Array<{ id: string; domain: string; properties: Record<string, string> }> = [];
+    // A cached company gets the same empty-field filling as a found one, so its fields do not depend on
+    // which of its people happened to be written first: its values are read by id (no search) the first
+    // time this sync meets it.
+    await this.readByIds([...new Set(cached.values())].filter((id) => !this.known.has(id)));
+    for (const [domain, id] of cached) {
+      const values = this.known.get(id);
+      if (!values) continue; // gone from the CRM (merged, deleted): searched again below
+      resolved.set(domain, { crmCompanyId: id, action: 'matched' });
+      const request = byDomain.get(domain) as CompanyRequest;
+      const { properties } = applyPolicy(request.properties, values, this.o.mapping.company);
+      if (Object.keys(properties).length > 0) updates.push({ id, domain, properties });
+    }
 
     const missing = [...byDomain.keys()].filter((d) => !resolved.has(d));
     const found = await this.searchByDomain(missing);
-    const updates: Array<{ id: string; domain: string; properties: Record<string, string> }> = [];
     const toCreate: CompanyRequest[] = [];
     for (const domain of missing) {
       const request = byDomain.get(domain) as CompanyRequest;
       const company = found.get(domain);
       if (company) {
+        this.known.set(company.id, { ...company.properties });
         resolved.set(domain, { crmCompanyId: company.id, action: 'matched' });
         const { properties } = applyPolicy(request.properties, company.properties, this.o.mapping.company);
         if (Object.keys(properties).length > 0) updates.push({ id: company.id, domain, properties });
@@ -104,7 +120,7 @@ export class CompanyResolver {
       await this.update(updates, refused);
       for (const [domain, company] of await this.create(toCreate, refused)) resolved.set(domain, company);
       // A refused company is not cached: the next sync searches it again and sends the same write.
-      const fresh = [...resolved].filter(([d, c]) => c.crmCompanyId !== null && !cached.has(d) && !refused.has(d));
+      const fresh = [...resolved].filter(([d, c]) => c.crmCompanyId !== null && cached.get(d) !== c.crmCompanyId && !refused.has(d));
       await cache.putMany(connectionId, fresh.map(([domain, c]) => ({ domain, crmCompanyId: c.crmCompanyId as string })));
     } else {
       for (const r of toCreate) resolved.set(r.domain, { crmCompanyId: null, action: 'created' });
@@ -124,6 +140,17 @@ export class CompanyResolver {
         continue;
       }
       for (const domain of domains) refused.set(domain, `HubSpot did not ${what} the company ${domain}: ${error.message ?? error.category ?? 'no message'}`);
+    }
+  }
+
+  /** Reads companies by id into `known`, with the properties the mapping fills (batch read, 100 per call). */
+  private async readByIds(ids: readonly string[]): Promise<void> {
+    const { client, api, mapping } = this.o;
+    const properties = [...new Set(['domain', ...mapping.company.map((e) => e.property)])];
+    const endpoint = 'POST /crm/v3/objects/companies/batch/read';
+    for (const part of chunks(ids, this.o.batchSize)) {
+      const raw = await api.call(endpoint, () => client.crm.companies.batchApi.read({ inputs: part.map((id) => ({ id })), properties, propertiesWithHistory: [] }, false));
+      for (const company of parseBody(BatchObjectsResponse, raw, endpoint).results) this.known.set(company.id, { ...company.properties });
     }
   }
 
@@ -165,6 +192,7 @@ export class CompanyResolver {
       // Filling an empty field of an existing company is a courtesy: a refusal of the data (say, a company
       // key another company already holds) is logged, and the people still sync.
       this.sortErrors(body.errors ?? [], 'enrich', refused);
+      for (const result of body.results) this.known.set(result.id, { ...this.known.get(result.id), ...result.properties });
     }
   }
 
@@ -181,6 +209,7 @@ export class CompanyResolver {
       });
       const body = parseBody(BatchUpsertResponse, await api.call(endpoint, () => client.crm.companies.batchApi.upsert({ inputs })), endpoint);
       for (const result of body.results) {
+        this.known.set(result.id, { ...this.known.get(result.id), ...result.properties });
         const domain = result.objectWriteTraceId ?? normalizeCompanyDomain(result.properties.domain) ?? result.properties[COMPANY_KEY_PROPERTY];
         if (domain) created.set(domain, { crmCompanyId: result.id, action: (result._new ?? result.new) === false ? 'matched' : 'created' });
       }

@@ -41,10 +41,30 @@ function usage(conn: Connection): string {
   return u ? `${u.used.toLocaleString('en-US')} of ${u.limit.toLocaleString('en-US')} API requests used in the last 24 hours` : 'usage unknown';
 }
 
+const ErrorBody = z.array(z.looseObject({ errorCode: z.string(), message: z.string().optional() })).min(1);
+
+/**
+ * Bulk API 2.0 calls in jsforce throw `ERROR_HTTP_<status>` with Salesforce's JSON error body as the
+ * message (`[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"ConcurrentRequests …"}]`): read the real code.
+ */
+function unwrapHttpError(e: JsforceErrorLike): JsforceErrorLike {
+  if (!/^ERROR_HTTP_\d+$/.test(e.errorCode ?? '')) return e;
+  let body: unknown;
+  try {
+    body = JSON.parse(e.message);
+  } catch {
+    return e;
+  }
+  const parsed = ErrorBody.safeParse(body);
+  if (!parsed.success) return e;
+  const [first] = parsed.data;
+  return { ...e, errorCode: first?.errorCode, message: first?.message ?? e.message };
+}
+
 /** Translates what jsforce threw into our SyncError. */
 export function classifySalesforceError(err: unknown, context: { endpoint: string; conn: Connection }): SyncError {
   if (err instanceof SyncError) return err;
-  const e: JsforceErrorLike = err instanceof Error ? err : { message: String(err) };
+  const e: JsforceErrorLike = unwrapHttpError(err instanceof Error ? err : { message: String(err) });
   const code = e.errorCode ?? e.name ?? '';
   const what = `Salesforce refused ${context.endpoint}`;
   if (/Unable to refresh session/i.test(e.message) || code === 'INVALID_SESSION_ID' || code === 'invalid_grant') {

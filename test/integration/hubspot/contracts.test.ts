@@ -248,7 +248,9 @@ it('deals: associations read, deals read, and an update that raises only the ope
 it('an existing company found by domain gets only its empty fields, by record id; the oldest of two wins', async () => {
   const client = new Client({ accessToken: TOKEN, basePath: BASE });
   const connection = await createConnections(store.db).create({ crm: 'hubspot', accountId: '777' });
-  const resolver = new CompanyResolver({ client, api: api(), mapping, cache: createCompanyCache(store.db), connectionId: connection.id, batchSize: 100, searchValuesPerFilter: 100 });
+  const newResolver = (): CompanyResolver =>
+    new CompanyResolver({ client, api: api(), mapping, cache: createCompanyCache(store.db), connectionId: connection.id, batchSize: 100, searchValuesPerFilter: 100 });
+  const resolver = newResolver();
   expectCall('POST', '/crm/v3/objects/companies/search', 200, {
     total: 2,
     results: [
@@ -265,10 +267,20 @@ it('an existing company found by domain gets only its empty fields, by record id
   expect(resolved.refused.size).toBe(0);
   for (const call of captured) expect(requestViolations(call.method, call.path, call.body)).toEqual([]);
   expect(captured[1]?.body).toEqual({ inputs: [{ id: '901', objectWriteTraceId: 'acme.test', properties: { leadpipe_industry: 'Software', leadpipe_company_key: 'acme.test' } }] });
-  // Cached: the next sync of this connection asks HubSpot nothing for that domain.
+  // Within one sync the company is not asked for again. Cached, the next sync of this connection does not
+  // search that domain; it reads the company by id and, its fields being filled already, writes nothing.
   captured = [];
   expect((await resolver.resolve([{ domain: 'acme.test', properties: { name: 'Acme' } }], false)).companies.get('acme.test')?.crmCompanyId).toBe('901');
   expect(captured).toEqual([]);
+  captured = [];
+  expectCall('POST', '/crm/v3/objects/companies/batch/read?archived=false', 200, {
+    ...batchTimes,
+    results: [{ id: '901', properties: { domain: 'acme.test', name: 'ACME Corporation', leadpipe_industry: 'Software', leadpipe_company_key: 'acme.test' }, createdAt: NOW, updatedAt: NOW, archived: false }],
+  });
+  expect((await newResolver().resolve([{ domain: 'acme.test', properties: { name: 'Acme', leadpipe_industry: 'Fintech' } }], false)).companies.get('acme.test')?.crmCompanyId).toBe('901');
+  expect(captured.map((c) => `${c.method} ${c.path}`)).toEqual(['POST /crm/v3/objects/companies/batch/read?archived=false']);
+  for (const call of captured) expect(requestViolations(call.method, call.path, call.body)).toEqual([]);
+  expect(captured[0]?.body).toMatchObject({ inputs: [{ id: '901' }] });
 });
 
 it('setup creates the leadpipe group where it is missing', async () => {
