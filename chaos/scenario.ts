@@ -327,14 +327,14 @@ export async function runChaosScenario(scenario: ChaosScenario): Promise<ChaosRe
 
 /** A few lines for a person: the passes, the faults injected, the verdicts. */
 export function formatReport(r: ChaosReport): string {
-  const faults = (s: FaultStats): string =>
-    Object.entries(s.injected)
-      .filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ') || 'none';
+  const faults = (s: FaultStats): string => {
+    const requests = Object.entries(s.injected).filter(([k, n]) => n > 0 && k !== 'partial');
+    const text = `${requests.map(([k, n]) => `${k} ${n}`).join(', ') || 'none'} of ${s.requests} requests`;
+    return s.injected.partial > 0 ? `${text}, and ${s.injected.partial} records failed alone` : text;
+  };
   const lines = [
     `${r.ok ? 'PASS' : 'FAIL'} ${r.scenario} (${r.crm}, ${r.people.toLocaleString('en-US')} people, ${(r.ms / 1000).toFixed(1)} s)`,
-    `  faults injected: ${r.crm} ${faults(r.faults.crm)} of ${r.faults.crm.requests} requests; leadpipe ${faults(r.faults.leadpipe)} of ${r.faults.leadpipe.requests}`,
+    `  faults injected: ${r.crm} ${faults(r.faults.crm)}; leadpipe ${faults(r.faults.leadpipe)}`,
     `  fault-free: created ${r.baseline.created}, updated ${r.baseline.updated}, unchanged ${r.baseline.unchanged}, skipped ${r.baseline.skipped}, ${r.baseline.apiCalls} API calls`,
     ...r.passes.map(
       (p, i) =>
