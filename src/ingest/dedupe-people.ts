@@ -46,7 +46,16 @@ export interface DedupeStats {
  * Dedupes the `person` events of a stream by `person.key`; every other event passes through unchanged
  * and immediately. People come out after the input is exhausted.
  */
-export async function* dedupePeople(events: AsyncIterable<IngestEvent>, options: DedupeOptions = {}): AsyncGenerator<IngestEvent, DedupeStats, undefined> {
+export function dedupePeople(events: AsyncIterable<IngestEvent>, options: DedupeOptions = {}): AsyncGenerator<IngestEvent, DedupeStats, undefined> {
+  return dedupePeopleBatches(oneByOne(events), options);
+}
+
+async function* oneByOne(events: AsyncIterable<IngestEvent>): AsyncGenerator<readonly IngestEvent[], void, undefined> {
+  for await (const event of events) yield [event];
+}
+
+/** `dedupePeople` over batches of events (ingest-csv.ts: one batch per chunk of input); the same output. */
+export async function* dedupePeopleBatches(batches: AsyncIterable<readonly IngestEvent[]>, options: DedupeOptions = {}): AsyncGenerator<IngestEvent, DedupeStats, undefined> {
   const live = options.live ?? { people: 0, duplicates: 0 };
   const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'orbit-sync-dedupe-'));
   const file = path.join(dir, 'people.ndjson');
@@ -60,15 +69,17 @@ export async function* dedupePeople(events: AsyncIterable<IngestEvent>, options:
     await unlink(file);
     await rm(dir, { recursive: true, force: true });
     let valid = 0;
-    for await (const event of events) {
-      if (event.kind !== 'person') {
-        yield event;
-        continue;
+    for await (const batch of batches) {
+      for (const event of batch) {
+        if (event.kind !== 'person') {
+          yield event;
+          continue;
+        }
+        valid += 1;
+        counter.add(event.person.key);
+        const line = encodePerson(event.person);
+        if (!writer.tryWrite(line)) await writer.writeLine(line);
       }
-      valid += 1;
-      counter.add(event.person.key);
-      const line = encodePerson(event.person);
-      if (!writer.tryWrite(line)) await writer.writeLine(line);
     }
     await writer.end();
 

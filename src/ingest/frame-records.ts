@@ -11,6 +11,10 @@
  *    and every later chunk trips it again, so the rest of the file is silently dropped (verified with
  *    csv-parse 7.0.3; see the "oversized record" tests). Here a record larger than `maxRowBytes` is
  *    never handed to csv-parse: its bytes are counted and dropped, and a `dropped` frame reports it.
+ *    Its line break alone is passed on, a blank line csv-parse skips: csv-parse decides the record
+ *    delimiter on the first line break it sees, by the byte after it (CR then LF is CRLF), so without
+ *    it a header ending in CR followed by a dropped row and a row starting with LF made csv-parse take
+ *    CRLF where the framer had taken CR, and the two disagreed on every record after.
  * 3. Where a rejected record ends, so several bad rows in a row are reported one by one.
  *
  * Each frame carries the byte range it occupies in the stream passed on, which is what csv-parse's
@@ -22,6 +26,7 @@ const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
+const LINE_BREAKS: Readonly<Record<number, Buffer>> = { 1: Buffer.from([LF]), 2: Buffer.from([CR, LF]), 3: Buffer.from([CR]) };
 
 /** Record delimiters, discovered from the first line break outside quotes (as csv-parse does). */
 const DELIM_UNKNOWN = 0;
@@ -131,7 +136,7 @@ export class RecordFramer {
         if (this.delim === DELIM_UNKNOWN) {
           // A final lone CR is discovered as the record delimiter; it may end an empty line.
           this.delim = DELIM_CR;
-          this.endRecordAtEof(this.line, false);
+          this.endRecordAtEof(this.line, false, 1);
         } else {
           this.fieldLen += 1; // a lone CR in a CRLF file is part of the value
           this.endRecordAtEof(endLine, false);
@@ -141,7 +146,7 @@ export class RecordFramer {
         // `"` + CR at the very end: a closing quote and a CR record delimiter.
         this.delim = DELIM_CR;
         this.wasQuoting = true;
-        this.endRecordAtEof(this.line, false);
+        this.endRecordAtEof(this.line, false, 1);
         break;
       case S_QUOTE_IN_QUOTED:
         // A quote at the very end closes the value.
@@ -342,7 +347,8 @@ export class RecordFramer {
     const empty = !this.hasFields && this.fieldLen === 0 && !this.wasQuoting;
     if (empty) {
       this.forwardRecord(end, bytes);
-    } else if (this.dropping || bytes > this.maxRowBytes) {
+    } else if (this.dropping || bytes - this.lineBreakBytes() > this.maxRowBytes) {
+      // "Larger than maxRowBytes" is the row without its line break, as the frame's `bytes` reports it.
       this.dropRecord(end, endLine, bytes);
     } else {
       this.onFrame({
@@ -359,21 +365,22 @@ export class RecordFramer {
     this.resetRecord(end, nextStartLine);
   }
 
-  private endRecordAtEof(endLine: number, unclosedQuote: boolean): void {
+  /** The last record, at the end of the input; `breakBytes` is 1 when it ends with a CR line break. */
+  private endRecordAtEof(endLine: number, unclosedQuote: boolean, breakBytes = 0): void {
     const bytes = this.pendingBytes;
     const empty = !unclosedQuote && !this.hasFields && this.fieldLen === 0 && !this.wasQuoting;
     if (empty) {
       this.out.push(...this.pending);
       this.pending = [];
-    } else if (this.dropping || bytes > this.maxRowBytes) {
-      this.onFrame({ startLine: this.recStartLine, endLine, outStart: this.outCursor, outEnd: this.outCursor, bytes, dropped: true, unclosedQuote });
+    } else if (this.dropping || bytes - breakBytes > this.maxRowBytes) {
+      this.onFrame({ startLine: this.recStartLine, endLine, outStart: this.outCursor, outEnd: this.outCursor, bytes: bytes - breakBytes, dropped: true, unclosedQuote });
     } else {
       this.onFrame({
         startLine: this.recStartLine,
         endLine,
         outStart: this.outCursor,
         outEnd: this.outCursor + bytes,
-        bytes,
+        bytes: bytes - breakBytes,
         dropped: false,
         unclosedQuote,
       });
@@ -410,6 +417,10 @@ export class RecordFramer {
     });
     this.pending = [];
     this.flushRegion();
+    // The line break alone goes on, as a blank line (see 2. at the top).
+    const lineBreak = LINE_BREAKS[this.delim] as Buffer;
+    this.out.push(lineBreak);
+    this.outCursor += lineBreak.length;
     this.fwdStart = end;
     this.fwdEnd = end;
   }
@@ -434,7 +445,8 @@ export class RecordFramer {
     if (tail > 0) {
       this.pendingBytes += tail;
       if (!this.dropping) {
-        if (this.pendingBytes > this.maxRowBytes) {
+        // One byte of slack: a CR at the end of the chunk may be the first half of the row's CRLF.
+        if (this.pendingBytes > this.maxRowBytes + 1) {
           // Too large to ever be parsed: stop keeping it; the rest of it is counted and skipped.
           this.dropping = true;
           this.pending = [];

@@ -13,6 +13,7 @@
  * many times costs no more memory than the distinct values it brings.
  */
 import { hash } from 'node:crypto';
+import { setExtra } from './set-extra';
 import type { IntentCompany, IntentPerson, PersonEmail } from './types';
 
 interface Rank {
@@ -119,7 +120,7 @@ export class PersonMerger {
       if (value !== undefined) company[field] = value;
     }
     const extra: Record<string, string> = {};
-    for (const column of [...this.extra.keys()].sort()) extra[column] = (this.extra.get(column) as Ranked).value;
+    for (const column of [...this.extra.keys()].sort()) setExtra(extra, column, (this.extra.get(column) as Ranked).value);
     const person: IntentPerson = { key: this.key, emails, company, score: this.score, topics, extra, line: this.line, rows: this.rows };
     for (const field of PERSON_FIELDS) {
       const value = this.fields.get(field)?.value;

@@ -16,12 +16,13 @@
  */
 import { z } from 'zod';
 import type { Config } from '../config';
-import { displayValue } from '../lib/logger';
 import { hashEmail } from './hash-email';
+import { displayCell } from './mask-cell';
 import { deriveCompanyDomain } from './normalize-domain';
 import { normalizeEmail } from './normalize-email';
 import { normalizePhone } from './normalize-phone';
 import { parseTopics } from './parse-topics';
+import { setExtra } from './set-extra';
 import type { CsvRecord } from './parse-csv';
 import type { ColumnPlan } from './resolve-header';
 import { titleCaseName } from './title-case';
@@ -82,7 +83,7 @@ function quarantine(error: z.ZodError, row: ResolvedRow, line: number): Quaranti
       reason:
         raw === undefined
           ? 'intent.score is empty; it must be a whole number from 1 to 100'
-          : `intent.score ${displayValue(raw)} is not a whole number from 1 to 100`,
+          : `intent.score ${displayCell(raw)} is not a whole number from 1 to 100`,
     };
   }
   const hash = row.hashedEmail ?? '';
@@ -164,7 +165,12 @@ export function fastParsePersonRow(score: string | undefined, hashedEmail: strin
 function cell(values: readonly string[], index: number): string | undefined {
   if (index < 0) return undefined;
   const raw = values[index];
-  if (raw === undefined) return undefined;
+  if (raw === undefined || raw === '') return undefined;
+  // Nearly every cell starts and ends with a visible ASCII character (never white space), and then
+  // trim() would return it unchanged: this runs for every cell of every row.
+  const first = raw.charCodeAt(0);
+  const last = raw.charCodeAt(raw.length - 1);
+  if (first > 32 && first < 127 && last > 32 && last < 127) return raw;
   const value = raw.trim();
   return value === '' ? undefined : value;
 }
@@ -284,7 +290,7 @@ export function createPersonNormalizer(plan: ColumnPlan, options: NormalizeOptio
     const extra: Record<string, string> = {};
     for (const { index, header } of extras) {
       const value = cell(values, index);
-      if (value !== undefined) extra[header] = value;
+      if (value !== undefined) setExtra(extra, header, value);
     }
 
     const topics = cell(values, iTopics);

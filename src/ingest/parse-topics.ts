@@ -60,6 +60,11 @@ export function parseTopics(raw: string): string[] {
   const text = raw.trim();
   if (text === '') return [];
   const items = (text.startsWith('[') ? (fromTopicObjects(text) ?? fromJson(text)) : undefined) ?? text.split(DELIMITERS);
+  if (items.length === 1) {
+    // One topic, as for many people (each matches 1 to 3 of the audience's topics): nothing to dedupe.
+    const name = (items[0] as string).trim();
+    return name === '' ? [] : [name];
+  }
   const topics: string[] = [];
   // Lists are short (a handful of topics), so a linear scan beats building a Set per row.
   const seen: string[] = [];

@@ -8,7 +8,7 @@
  */
 import type { ColumnAliases } from '../config';
 import { FixInputFileError } from '../lib/errors';
-import { displayValue, maskValue } from '../lib/logger';
+import { displayCell, maskCell } from './mask-cell';
 import { CANONICAL_FIELDS, EMAIL_FIELDS, type CanonicalField } from './types';
 
 export interface PlannedColumn {
@@ -89,10 +89,10 @@ export function resolveHeader(cells: readonly string[], aliases: ColumnAliases):
     if (sameName) {
       problems.push(
         header === sameName.header
-          ? `column ${displayValue(header)} appears twice (columns ${sameName.index + 1} and ${index + 1})`
-          : `columns ${displayValue(sameName.header)} (column ${sameName.index + 1}) and ${displayValue(header)} (column ${index + 1}) are the same name once case, spaces, dots, dashes and underscores are ignored`,
+          ? `column ${displayCell(header)} appears twice (columns ${sameName.index + 1} and ${index + 1})`
+          : `columns ${displayCell(sameName.header)} (column ${sameName.index + 1}) and ${displayCell(header)} (column ${index + 1}) are the same name once case, spaces, dots, dashes and underscores are ignored`,
       );
-      problemColumns.push(maskValue(header));
+      problemColumns.push(maskCell(header));
       return;
     }
     byNormalized.set(normalized, column);
@@ -102,9 +102,9 @@ export function resolveHeader(cells: readonly string[], aliases: ColumnAliases):
     if (taken !== undefined) {
       const first = columns[taken];
       problems.push(
-        `columns ${displayValue(first?.header ?? '')} (column ${taken + 1}) and ${displayValue(header)} (column ${index + 1}) both map to the field "${field}"; remove one or rename it`,
+        `columns ${displayCell(first?.header ?? '')} (column ${taken + 1}) and ${displayCell(header)} (column ${index + 1}) both map to the field "${field}"; remove one or rename it`,
       );
-      problemColumns.push(maskValue(header));
+      problemColumns.push(maskCell(header));
       return;
     }
     column.field = field;

@@ -5,6 +5,7 @@
  *
  * Only dedupe-people.ts reads what it wrote in the same run, so the format has no version.
  */
+import { setExtra } from './set-extra';
 import type { IntentPerson, PersonEmail } from './types';
 
 /**
@@ -66,7 +67,7 @@ export function decodePerson(line: string): IntentPerson {
   const topics = r.slice(i, i + topicCount) as string[];
   i += topicCount;
   const extra: Record<string, string> = {};
-  for (; i < r.length; i += 2) extra[r[i] as string] = r[i + 1] as string;
+  for (; i < r.length; i += 2) setExtra(extra, r[i] as string, r[i + 1] as string);
   const company: IntentPerson['company'] = {};
   if (r[14] !== 0) company.name = r[14] as string;
   if (r[15] !== 0) company.domain = r[15] as string;

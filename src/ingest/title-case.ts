@@ -52,10 +52,12 @@ export function titleCaseName(value: string): string {
         out += lower.slice(last, i) + String.fromCharCode(c - 32);
         last = i + 1;
       } else if (c > 127) {
-        const ch = lower[i] as string;
+        // By code point: a letter outside the BMP (Adlam, Deseret, Osage names) is a surrogate pair,
+        // and either half alone is no letter.
+        const ch = String.fromCodePoint(lower.codePointAt(i) as number);
         if (LETTER.test(ch)) {
           out += lower.slice(last, i) + ch.toUpperCase();
-          last = i + 1;
+          last = i + ch.length;
         }
       }
     }

@@ -24,7 +24,8 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-const EMAIL_RE = /[^\s@"'<>,;:]+@[^\s@"'<>,;:]+\.[a-z]{2,}/gi;
+/** Wider than an address needs to be: a local part may hold `'`, a top-level domain may be non-ASCII (`.рф`) or punycode. */
+const EMAIL_RE = /[^\s@"<>,;:]+@[^\s@"'<>,;:]+\.[\p{L}\p{M}\p{N}-]{2,}/giu;
 const SECRET_KEY_RE =
   /(api[-_]?key|access[-_]?key|private[-_]?key|encryption[-_]?key|token|secret|password|passwd|authorization|signature|cookie|credential|hmac)/i;
 

@@ -63,7 +63,8 @@ export function applyPolicy(mapped: Record<string, string>, current: CurrentValu
     // A property missing from the mapping gets the safe default: what a rep may have typed is kept.
     const policy: MappingPolicy = entry?.policy ?? 'ifEmpty';
     const type: MappingValueType = entry?.type ?? 'string';
-    const raw = current?.[property];
+    // Own values only: a record without a `constructor` or `valueOf` field must not read Object.prototype's.
+    const raw = current !== undefined && Object.hasOwn(current, property) ? current[property] : undefined;
     const before = raw ?? null;
     const field = { property, before, after, policy };
     if (policy === 'never') {

@@ -302,6 +302,39 @@ describe('ingestCsv behaviour', () => {
     expect(people[0]?.topics).toEqual(['CRM']);
   });
 
+  // Found by test/property/round-trip.test.ts: an unknown column headed "__proto__" vanished from
+  // `extra` (`extra['__proto__'] = value` sets a prototype, not a property), in the normalizer, the
+  // dedupe spool and the merge alike.
+  it('keeps an unknown column named __proto__ in extra, for single and merged people', async () => {
+    const { people, counts } = await ingest(chunked("email,intent.score,__proto__,constructor\na@a.aa,1,mary-jane o'neil,c1\nb@b.bb,2,x,\nB@b.bb,3,y,c3\n", 16));
+    expect(counts).toMatchObject({ rows: 3, people: 2, duplicates: 1 });
+    const [a, b] = [...people].sort((p, q) => p.line - q.line);
+    expect(Object.hasOwn(a?.extra ?? {}, '__proto__')).toBe(true);
+    expect(Object.entries(a?.extra ?? {})).toEqual([
+      ['__proto__', "mary-jane o'neil"],
+      ['constructor', 'c1'],
+    ]);
+    expect(Object.entries(b?.extra ?? {})).toEqual([
+      ['__proto__', 'y'],
+      ['constructor', 'c3'],
+    ]);
+  });
+
+  // Found by test/property/hostile-input.test.ts: an address the log pattern (lib/logger.ts) misses,
+  // in a header cell or a cell quoted by a reason, reached the reason as is.
+  it('never puts an email address into a reason, even one the log pattern misses', async () => {
+    const csv = `email,intent.score,jane'@acme.com\na@b.co,jane@acme.рф,x\nc@d.co,50,${'x'.repeat(100)}\n`;
+    const { quarantined } = await ingest(chunked(csv, 64), { ingest: { ...config.ingest, maxCellBytes: 64 } });
+    expect(quarantined.map((q) => [q.line, q.code, q.field])).toEqual([
+      [2, 'INVALID_SCORE', 'intent.score'],
+      [3, 'CELL_TOO_LARGE', '[email]'],
+    ]);
+    expect(quarantined.map((q) => q.reason)).toEqual([
+      'intent.score "[email]" is not a whole number from 1 to 100',
+      'the value in column "[email]" is 100 bytes, over ingest.maxCellBytes (64)',
+    ]);
+  });
+
   it('can be iterated only once', async () => {
     const run = ingestCsv(Readable.from([`${header}\n`]), { columns: config.columns, ingest: config.ingest });
     for await (const _event of run) void _event;

@@ -120,6 +120,44 @@ describe('parseCsv', () => {
     expect(row?.kind === 'quarantined' && row.row.reason).toContain('20014 bytes, over ingest.maxRowBytes (4096)');
   });
 
+  // Found by test/property/hostile-input.test.ts: a row of exactly maxRowBytes bytes was quarantined as
+  // "1024 bytes, over ingest.maxRowBytes (1024)": the framer counted its line break in the row's size.
+  it.each(['\n', '\r\n'])('reads a row of exactly maxRowBytes bytes and quarantines one byte more (%j, any chunking)', async (eol) => {
+    const row = (bytes: number): string => {
+      const start = 'a@x.com,ann,50,';
+      return start + 'x'.repeat(bytes - start.length);
+    };
+    for (const size of [1, 7, 4096]) {
+      const list = await items(chunked(`${HEADER}${eol}${row(1024)}${eol}${row(1025)}${eol}b@x.com,bo,60,t${eol}`, size), { maxRowBytes: 1024 });
+      expect(summary(list)).toEqual([
+        ['header', 1],
+        [2, 'a@x.com'],
+        [3, 'ROW_TOO_LARGE', null],
+        [4, 'b@x.com'],
+      ]);
+      expect(list[2]?.kind === 'quarantined' && list[2].row.reason).toContain('1025 bytes, over ingest.maxRowBytes (1024)');
+    }
+  });
+
+  // Found by test/property/hostile-input.test.ts: a header ending in CR, a row over maxRowBytes, then a
+  // row starting with LF threw "internal: line 5 was framed but csv-parse produced nothing". Without the
+  // dropped row, csv-parse saw CR then LF after the header and took CRLF as the record delimiter, where
+  // the framer had seen CR then "x" and taken CR.
+  it('keeps csv-parse on the record delimiter the framer found when the row after the header is dropped', async () => {
+    const big = 'x'.repeat(1100);
+    const list = await items(chunked(`email,intent.score\r${big},1\r\nb@y.com,2\rc@y.com,3\r`, 7), { maxRowBytes: 1024 });
+    expect(summary(list)).toEqual([
+      ['header', 1],
+      [2, 'ROW_TOO_LARGE', null],
+      [3, '\nb@y.com'],
+      [5, 'c@y.com'],
+    ]);
+    expect(summary(await items(`email,intent.score\r${big},1\r\n`, { maxRowBytes: 1024 }))).toEqual([
+      ['header', 1],
+      [2, 'ROW_TOO_LARGE', null],
+    ]);
+  });
+
   it('shows why: csv-parse alone drops every later row after a max_record_size error in skip mode', async () => {
     const big = 'x'.repeat(300);
     const parser = parse({ skip_records_with_error: true, max_record_size: 100 });
@@ -144,6 +182,19 @@ describe('parseCsv', () => {
   it('names an unknown column by its header text', async () => {
     const list = await items(`${HEADER},Notes\na@x.com,ann,50,t,${'n'.repeat(200)}\n`, { maxCellBytes: 100 });
     expect(list[1]?.kind === 'quarantined' && list[1].row.field).toBe('Notes');
+  });
+
+  // Found by test/property/hostile-input.test.ts: with a data row taken for the header, a reason read
+  // 'a quoted value in column "luis.perez4@hotmail.com" has a quote that is not doubled …'.
+  it('masks an email or a hash used as a header name, in the field and the reason', async () => {
+    const hash = 'a'.repeat(64);
+    const list = await items(`${HEADER},jane.doe@acme.com,${hash}\na@x.com,ann,50,t,${'n'.repeat(200)},h\nb@x.com,bo,60,t,y,x"x\n`, { maxCellBytes: 100 });
+    const quarantined = list.flatMap((item) => (item.kind === 'quarantined' ? [item.row] : []));
+    expect(quarantined.map((q) => [q.line, q.code, q.field])).toEqual([
+      [2, 'CELL_TOO_LARGE', '[email]'],
+      [3, 'CSV_SYNTAX', '[hash]'],
+    ]);
+    expect(JSON.stringify(quarantined)).not.toMatch(/jane\.doe@acme\.com|a{64}/);
   });
 
   it('throws CSV_EMPTY for an empty or whitespace-only file', async () => {

@@ -55,4 +55,13 @@ describe('titleCaseName word starts', () => {
     }
     expect(mismatches).toEqual([]);
   });
+
+  // Found by test/property/round-trip.test.ts: fullName "𐐨" (Deseret) came back "𐐨", not "𐐀". A letter
+  // outside the BMP is a surrogate pair, and the loop tested each half alone, which is no letter.
+  it('title-cases letters outside the BMP (Deseret, Adlam), in lower- and upper-case names', () => {
+    expect(titleCaseName('𐐨')).toBe('𐐀');
+    expect(titleCaseName('𐐨𐐯𐐻')).toBe('𐐀𐐯𐐻');
+    expect(titleCaseName('𞤢𞤤𞤭 𞤦𞤢')).toBe('𞤀𞤤𞤭 𞤄𞤢');
+    expect(titleCaseName('𐐀𐐇')).toBe('𐐀𐐯');
+  });
 });

@@ -191,6 +191,9 @@ describe('logger', () => {
 
   it('scrubs addresses inside text', () => {
     expect(scrubText('from a.b+c@sub.example.co.uk to x')).toBe('from [email] to x');
+    // Addresses ingest accepts that an ASCII-only pattern missed (found by the property tests).
+    expect(scrubText("jane'@acme.com, jane@acme.рф and x@xn--p1ai.xn--p1ai")).toBe('[email], [email] and [email]');
+    expect(scrubText('3.5 @home, a@b.c')).toBe('3.5 @home, a@b.c');
   });
 });
 

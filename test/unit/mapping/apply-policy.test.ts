@@ -98,4 +98,21 @@ describe('applyPolicy', () => {
     expect(applyPolicy({ mystery: 'new' }, { mystery: 'old' }, entries).properties).toEqual({});
     expect(applyPolicy({ mystery: 'new' }, {}, entries).properties).toEqual({ mystery: 'new' });
   });
+
+  // Found by test/property/mapping-policy.test.ts: mapped { valueOf: 'NaN' } against a record without that
+  // field threw "value.trim is not a function": `current.valueOf` was Object.prototype's function.
+  it('reads only the record\'s own values: a field named like an Object.prototype member is empty when absent', () => {
+    const protoEntries: MappingEntry[] = [
+      { property: 'valueOf', source: 'hashedEmail', policy: 'ifEmpty', type: 'enumeration', options: ['NaN'] },
+      { property: 'constructor', source: 'jobTitle', policy: 'always', type: 'string' },
+    ];
+    const result = applyPolicy({ valueOf: 'NaN', constructor: 'CMO' }, {}, protoEntries);
+    expect(result.properties).toEqual({ valueOf: 'NaN', constructor: 'CMO' });
+    expect(result.changes).toEqual([
+      { property: 'valueOf', before: null, after: 'NaN', policy: 'ifEmpty' },
+      { property: 'constructor', before: null, after: 'CMO', policy: 'always' },
+    ]);
+    // A value the record does hold is still kept.
+    expect(applyPolicy({ valueOf: 'NaN' }, { valueOf: 'typed' }, protoEntries).properties).toEqual({});
+  });
 });
