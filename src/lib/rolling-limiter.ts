@@ -62,6 +62,20 @@ export class RollingLimiter {
     this.holdUntil = Math.max(this.holdUntil, untilMs);
   }
 
+  /** When the requests still in the window started (ms): for `record` on another limiter. */
+  recentStarts(): number[] {
+    return [...this.starts];
+  }
+
+  /**
+   * Counts requests that another limiter let through against this one's window (a probe sent before the
+   * account was known shares the account's budget at the API).
+   */
+  record(starts: readonly number[]): void {
+    this.starts.push(...starts);
+    this.starts.sort((a, b) => a - b);
+  }
+
   updateSettings(settings: RollingLimiterSettings): void {
     this.settings = normalize(settings);
   }

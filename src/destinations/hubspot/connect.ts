@@ -70,7 +70,6 @@ export async function connectHubspot(config: Config, options: ConnectHubspotOpti
   });
   const details = parseBody(AccountDetails, raw, endpoint);
   const api = new HubspotApi({ accountId: details.portalId, appKind, settings: config.hubspot, ...hooks });
-  for (const [name, count] of Object.entries(probe.stats.byEndpoint)) api.stats.byEndpoint[name] = count;
-  api.stats.rateLimited += probe.stats.rateLimited;
+  api.adopt(probe);
   return { client, api, portalId: details.portalId, timeZone: details.timeZone, appKind };
 }

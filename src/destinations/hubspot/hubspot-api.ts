@@ -142,6 +142,17 @@ export class HubspotApi {
   }
 
   /**
+   * Takes over what a probe `HubspotApi` of the same account sent before the account was known: its call
+   * counts, and its requests in this account's ten-second and search windows (HubSpot counts them there).
+   */
+  adopt(probe: HubspotApi): void {
+    for (const [name, count] of Object.entries(probe.stats.byEndpoint)) this.stats.byEndpoint[name] = (this.stats.byEndpoint[name] ?? 0) + count;
+    this.stats.rateLimited += probe.stats.rateLimited;
+    if (probe.limiter !== this.limiter) this.limiter.record(probe.limiter.recentStarts());
+    if (probe.searchLimiter !== this.searchLimiter) this.searchLimiter.record(probe.searchLimiter.recentStarts());
+  }
+
+  /**
    * Sends one request through the limiter with retries. `endpoint` names it in the stats
    * (`POST /crm/v3/objects/contacts/batch/upsert`); `send` makes the SDK call. Returns the response body
    * (the SDK's typed object, or the raw body of a 2xx the SDK refused): parse it before use.

@@ -326,7 +326,10 @@ export class SalesforceDestination implements CrmDestination {
     });
     // The poll lasts as long as the job (bulkPollTimeoutMs), not one request: no per-call timeout.
     await api.call(pollEndpoint, () => job.poll(settings.bulkPollIntervalMs, settings.bulkPollTimeoutMs), { timeout: false });
-    const results = await api.call(`GET /jobs/ingest/{id}/results (${endpoint})`, () => job.getAllResults());
+    const resultsEndpoint = `GET /jobs/ingest/{id}/results (${endpoint})`;
+    const results = await api.call(resultsEndpoint, () => job.getAllResults());
+    // getAllResults is three GETs (successful, failed, unprocessed): count the two the call did not.
+    api.stats.byEndpoint[resultsEndpoint] = (api.stats.byEndpoint[resultsEndpoint] ?? 0) + 2;
     const byKey = new Map(writes.map((w) => [kind === 'update' ? (w.id as string) : (w.properties[HASH_FIELD] ?? w.planned.key), w]));
     const keyOf = (r: Record<string, unknown>): string => (kind === 'update' ? (str(r.Id) ?? str(r.sf__Id) ?? '') : (str(r[HASH_FIELD]) ?? ''));
     const seen = new Set<string>();
