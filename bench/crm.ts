@@ -34,7 +34,7 @@ import { generatePeople, type GeneratedRow } from '../src/sandbox/generate-peopl
 import { seedPortalFromPeople } from '../src/sandbox/hubspot/seed-portal';
 import { HUBSPOT_OAUTH_ROUTES, HUBSPOT_SANDBOX_ROUTES, HUBSPOT_SEARCH_ROUTES, startHubspotSandbox, type HubspotSandbox } from '../src/sandbox/hubspot/server';
 import { seedOrgFromPeople } from '../src/sandbox/salesforce/seed-org';
-import { SALESFORCE_SANDBOX_ROUTES, startSalesforceSandbox, type SalesforceSandbox } from '../src/sandbox/salesforce/server';
+import { SALESFORCE_SANDBOX_ROUTES, salesforceSandboxEnv, startSalesforceSandbox, type SalesforceSandbox } from '../src/sandbox/salesforce/server';
 import { openStore, type Store } from '../src/store/db';
 import { runSync, type SyncProgress, type SyncSummary } from '../src/sync/run-sync';
 
@@ -181,12 +181,7 @@ export async function startSalesforceBench(options: SalesforceBenchOptions): Pro
   try {
     seedOrgFromPeople(sb, peopleOf(options.spec), { seed: options.spec.seed });
     const base = loadConfig({
-      SALESFORCE_INSTANCE_URL: sb.url,
-      SALESFORCE_LOGIN_URL: sb.url,
-      SALESFORCE_ACCESS_TOKEN: sb.accessToken,
-      SALESFORCE_REFRESH_TOKEN: sb.refreshToken,
-      SALESFORCE_CLIENT_ID: sb.clientId,
-      SALESFORCE_CLIENT_SECRET: sb.clientSecret,
+      ...salesforceSandboxEnv(sb),
       LOG_LEVEL: 'silent',
     });
     const config: Config = { ...base, salesforce: { ...base.salesforce, ...options.settings } };

@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { loadConfig } from '../src/config';
-import { check, printChecks, type Check } from './checks';
+import { check, collect, type Check } from './checks';
 import { benchDir, round, startHubspotBench, startSalesforceBench, writeRun, type CrmBench, type RunSpec } from './crm';
 
 const SPEC: RunSpec = { seed: 2026, rows: 20_000, duplicateShare: 0.02, malformedShare: 0.002 };
@@ -48,16 +48,10 @@ export async function benchE2e(): Promise<Record<string, unknown>> {
     const file = path.join(dir, 'run.csv');
     await writeRun(file, SPEC);
     const oauthPace = loadConfig({}).hubspot.requestsPer10s.oauthApp;
-    const out: Record<string, unknown> = { rows: SPEC.rows, hubspotPer10s: oauthPace };
-    const checks: Check[] = [];
-    const hubspot = await endToEnd(await startHubspotBench({ spec: SPEC, sandboxPer10s: oauthPace, clientPer10s: oauthPace }), file);
-    const salesforce = await endToEnd(await startSalesforceBench({ spec: SPEC }), file);
-    for (const [name, { result, checks: c }] of [['hubspot', hubspot], ['salesforce', salesforce]] as const) {
-      for (const [k, v] of Object.entries(result)) out[`${name}.${k}`] = v;
-      checks.push(...c);
-    }
-    printChecks(checks);
-    return { ...out, checks };
+    return await collect({ rows: SPEC.rows, hubspotPer10s: oauthPace }, [
+      ['hubspot', async () => endToEnd(await startHubspotBench({ spec: SPEC, sandboxPer10s: oauthPace, clientPer10s: oauthPace }), file)],
+      ['salesforce', async () => endToEnd(await startSalesforceBench({ spec: SPEC }), file)],
+    ]);
   } finally {
     remove();
   }

@@ -33,7 +33,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config';
 import { ingestCsv } from '../src/ingest/ingest-csv';
 import type { SyncSummary } from '../src/sync/run-sync';
-import { check, printChecks, type Check } from './checks';
+import { check, collect, type Check } from './checks';
 import { benchDir, requestsBetween, round, startHubspotBench, startSalesforceBench, watchPhases, writeRun, type CrmBench, type CrmName, type RunSpec } from './crm';
 
 const SPEC: RunSpec = { seed: 2026, rows: 10_000, duplicateShare: 0.02, malformedShare: 0.002 };
@@ -143,15 +143,10 @@ export async function benchEconomy(): Promise<Record<string, unknown>> {
     const withCompany = { new: await peopleWithCompany(files.new), unchanged: 0, changed: await peopleWithCompany(files.changed) };
     withCompany.unchanged = withCompany.new;
     console.log(`${SPEC.rows.toLocaleString('en-US')}-row run; the changed run alters ${changedPeople} people (${CHANGE_SHARE * 100}%)`);
-    const out: Record<string, unknown> = { rows: SPEC.rows, changedPeople };
-    const checks: Check[] = [];
-    for (const crm of ['hubspot', 'salesforce'] as const) {
-      const { result, checks: c } = await economyOf(crm, files, withCompany);
-      for (const [k, v] of Object.entries(result)) out[`${crm}.${k}`] = v;
-      checks.push(...c);
-    }
-    printChecks(checks);
-    return { ...out, checks };
+    return await collect(
+      { rows: SPEC.rows, changedPeople },
+      (['hubspot', 'salesforce'] as const).map((crm) => [crm, () => economyOf(crm, files, withCompany)] as const),
+    );
   } finally {
     remove();
   }

@@ -23,7 +23,7 @@
  */
 import path from 'node:path';
 import type { SyncSummary } from '../src/sync/run-sync';
-import { check, printChecks, type Check } from './checks';
+import { check, collect, type Check } from './checks';
 import { benchDir, InFlightTracker, requestsBetween, round, startHubspotBench, startSalesforceBench, watchPhases, writeRun, type CrmBench, type PhaseSnapshots, type RunSpec } from './crm';
 
 const SPEC: RunSpec = { seed: 2026, rows: 50_000, duplicateShare: 0.02, malformedShare: 0.002 };
@@ -146,20 +146,11 @@ export async function benchUtilization(): Promise<Record<string, unknown>> {
   try {
     const file = path.join(dir, 'run.csv');
     await writeRun(file, SPEC);
-    const out: Record<string, unknown> = { rows: SPEC.rows };
-    const checks: Check[] = [];
-    const runs = [
+    return await collect({ rows: SPEC.rows }, [
       ['hubspot', () => hubspotUtilization(file)],
       ['salesforceBulk', () => salesforceUtilization(file, 'bulk')],
       ['salesforceCollections', () => salesforceUtilization(file, 'collections')],
-    ] as const;
-    for (const [name, run] of runs) {
-      const { result, checks: c } = await run();
-      for (const [k, v] of Object.entries(result)) out[`${name}.${k}`] = v;
-      checks.push(...c);
-    }
-    printChecks(checks);
-    return { ...out, checks };
+    ]);
   } finally {
     remove();
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { writeExportFile } from '../../src/sandbox/export-csv';
 import { generatePeople } from '../../src/sandbox/generate-people';
 import { seedOrgFromPeople } from '../../src/sandbox/salesforce/seed-org';
-import { startSalesforceSandbox } from '../../src/sandbox/salesforce/server';
+import { salesforceSandboxEnv, startSalesforceSandbox } from '../../src/sandbox/salesforce/server';
 import type { SalesforceObjectType, SalesforceSandbox } from '../../src/sandbox/salesforce/types';
 import type { SyncSummary } from '../../src/sync/run-sync';
 import { killAfter, runCli } from './helpers/cli';
@@ -25,12 +25,7 @@ async function seededOrg(): Promise<SalesforceSandbox> {
 
 function envFor(sb: SalesforceSandbox, dir: string): Record<string, string> {
   return {
-    SALESFORCE_INSTANCE_URL: sb.url,
-    SALESFORCE_LOGIN_URL: sb.url,
-    SALESFORCE_ACCESS_TOKEN: sb.accessToken,
-    SALESFORCE_REFRESH_TOKEN: sb.refreshToken,
-    SALESFORCE_CLIENT_ID: sb.clientId,
-    SALESFORCE_CLIENT_SECRET: sb.clientSecret,
+    ...salesforceSandboxEnv(sb),
     DATABASE_URL: path.join(dir, 'orbit-sync.db'),
   };
 }

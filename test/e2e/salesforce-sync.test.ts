@@ -9,7 +9,7 @@ import { callsPer200 } from '../../src/commands/format-summary';
 import { connectSalesforce } from '../../src/destinations/salesforce/connect';
 import { setupSalesforce } from '../../src/destinations/salesforce/setup';
 import { hashEmail } from '../../src/ingest/hash-email';
-import { startSalesforceSandbox } from '../../src/sandbox/salesforce/server';
+import { salesforceSandboxEnv, startSalesforceSandbox } from '../../src/sandbox/salesforce/server';
 import type { SalesforceSandbox } from '../../src/sandbox/salesforce/types';
 import { randomBytes } from 'node:crypto';
 import { createConnections } from '../../src/store/connections';
@@ -25,12 +25,7 @@ const OBRIEN: Row = { email: "o'brien@acme.test", firstName: 'pat', lastName: "o
 
 function sfConfig(sb: SalesforceSandbox): Config {
   return loadConfig({
-    SALESFORCE_INSTANCE_URL: sb.url,
-    SALESFORCE_LOGIN_URL: sb.url,
-    SALESFORCE_ACCESS_TOKEN: sb.accessToken,
-    SALESFORCE_REFRESH_TOKEN: sb.refreshToken,
-    SALESFORCE_CLIENT_ID: sb.clientId,
-    SALESFORCE_CLIENT_SECRET: sb.clientSecret,
+    ...salesforceSandboxEnv(sb),
     LOG_LEVEL: 'silent',
   });
 }

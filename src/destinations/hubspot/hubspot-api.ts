@@ -17,6 +17,7 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { HubspotSettings } from '../../config';
 import { SyncError } from '../../lib/errors';
 import { withRetry } from '../../lib/retry';
+import { withTimeout } from '../../lib/with-timeout';
 import { getRollingLimiter, type RollingLimiter, type RollingLimiterClock } from '../../lib/rolling-limiter';
 
 export type HubspotAppKind = 'privateApp' | 'oauthApp';
@@ -179,7 +180,8 @@ export class HubspotApi {
           this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1;
           if (this.options.beforeSend) await this.options.beforeSend();
           try {
-            const result = await this.withTimeout(endpoint, send());
+            const ms = this.options.settings.timeoutMs;
+            const result = await withTimeout(send(), ms, () => new SyncError('TIMEOUT', `HubSpot did not answer ${endpoint} within ${ms} ms`, { retryable: true }));
             if (!options.search) this.throttleStreak = 0;
             return result;
           } catch (err) {
@@ -213,23 +215,5 @@ export class HubspotApi {
     const waitMs = Math.min(windowMs, Math.ceil(windowMs / 10) * 2 ** this.throttleStreak);
     this.throttleStreak += 1;
     return new SyncError(error.code, error.message, { retryable: true, retryAfterMs: waitMs, cause: error, ...(error.status !== undefined && { status: error.status }), ...(error.requestId !== undefined && { requestId: error.requestId }) });
-  }
-
-  private async withTimeout<T>(endpoint: string, pending: Promise<T>): Promise<T> {
-    const ms = this.options.settings.timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new SyncError('TIMEOUT', `HubSpot did not answer ${endpoint} within ${ms} ms`, { retryable: true })),
-        ms,
-      );
-    });
-    try {
-      return await Promise.race([pending, timeout]);
-    } finally {
-      clearTimeout(timer);
-      // A request abandoned by the race may still fail later; nobody awaits it.
-      pending.catch(() => undefined);
-    }
   }
 }

@@ -17,6 +17,7 @@ import { chunks } from '../../lib/chunks';
 import type { RetrySettings } from '../../config';
 import { SyncError } from '../../lib/errors';
 import { withRetry } from '../../lib/retry';
+import { withTimeout } from '../../lib/with-timeout';
 import { RollingLimiter } from '../../lib/rolling-limiter';
 import type { ApiStats } from '../hubspot/hubspot-api';
 
@@ -136,7 +137,11 @@ export class SalesforceApi {
         this.limiter.schedule(async () => {
           this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1;
           try {
-            return options.timeout === false ? await send() : await this.withTimeout(endpoint, send());
+            const ms = this.o.timeoutMs;
+            // jsforce's own timeout is process-wide (HTTP_TIMEOUT, 30 min): ours is per call. A call given up
+            // may still have been carried out; every write we send is keyed, so the retry is safe.
+            if (options.timeout === false || ms === undefined) return await send();
+            return await withTimeout(send(), ms, () => new SyncError('TIMEOUT', `Salesforce did not answer ${endpoint} within ${ms} ms`, { retryable: true }));
           } catch (err) {
             const error = classifySalesforceError(err, { endpoint, conn: this.o.conn });
             if (error.code === 'RATE_LIMITED') this.stats.rateLimited += 1;
@@ -145,26 +150,6 @@ export class SalesforceApi {
         }),
       { settings: this.o.retry, ...(this.o.sleep && { sleep: this.o.sleep }) },
     );
-  }
-
-  /**
-   * jsforce's own timeout is process-wide (HTTP_TIMEOUT, 30 min by default): ours is per call. A call given
-   * up may still have been carried out; every write we send is an upsert or an update by key, so the retry
-   * is safe.
-   */
-  private async withTimeout<T>(endpoint: string, pending: Promise<T>): Promise<T> {
-    const ms = this.o.timeoutMs;
-    if (ms === undefined) return pending;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SyncError('TIMEOUT', `Salesforce did not answer ${endpoint} within ${ms} ms`, { retryable: true })), ms);
-    });
-    try {
-      return await Promise.race([pending, timeout]);
-    } finally {
-      clearTimeout(timer);
-      pending.catch(() => undefined);
-    }
   }
 
   /**

@@ -268,6 +268,18 @@ function attributesType(record: Record<string, unknown>): string | undefined {
   return isObject(attributes) && typeof attributes.type === 'string' ? attributes.type : undefined;
 }
 
+/** The env vars that point orbit-sync (CLI or config) at this sandbox org with its session and connected app. */
+export function salesforceSandboxEnv(sb: SalesforceSandbox): Record<string, string> {
+  return {
+    SALESFORCE_INSTANCE_URL: sb.url,
+    SALESFORCE_LOGIN_URL: sb.url,
+    SALESFORCE_ACCESS_TOKEN: sb.accessToken,
+    SALESFORCE_REFRESH_TOKEN: sb.refreshToken,
+    SALESFORCE_CLIENT_ID: sb.clientId,
+    SALESFORCE_CLIENT_SECRET: sb.clientSecret,
+  };
+}
+
 export async function startSalesforceSandbox(options: SalesforceSandboxOptions = {}): Promise<SalesforceSandbox> {
   const now = options.now ?? Date.now;
   const clientId = options.clientId ?? DEFAULT_SALESFORCE_CLIENT_ID;

@@ -25,7 +25,7 @@ import { startHubspotSandbox } from '../../../src/sandbox/hubspot/server';
 import { HUBSPOT_WRITE_ROUTES, type HubspotSandbox, type HubspotSandboxOptions } from '../../../src/sandbox/hubspot/types';
 import type { Random } from '../../../src/sandbox/random';
 import { seedOrgFromPeople } from '../../../src/sandbox/salesforce/seed-org';
-import { startSalesforceSandbox } from '../../../src/sandbox/salesforce/server';
+import { salesforceSandboxEnv, startSalesforceSandbox } from '../../../src/sandbox/salesforce/server';
 import { SALESFORCE_WRITE_ROUTES, type SalesforceSandbox } from '../../../src/sandbox/salesforce/types';
 import { hubspotDuplicates, hubspotSnapshot, salesforceDuplicates, salesforceSnapshot, type CrmSnapshot } from '../../../src/sandbox/snapshot';
 import type { SyncRunRow } from '../../../src/store/schema';
@@ -223,14 +223,7 @@ export async function startSeededCrm(crm: Crm, rows: readonly GeneratedRow[], se
     writeRoutes: SALESFORCE_WRITE_ROUTES,
     snapshot: () => salesforceSnapshot(sb),
     duplicates: () => salesforceDuplicates(sb),
-    cliEnv: {
-      SALESFORCE_INSTANCE_URL: sb.url,
-      SALESFORCE_LOGIN_URL: sb.url,
-      SALESFORCE_ACCESS_TOKEN: sb.accessToken,
-      SALESFORCE_REFRESH_TOKEN: sb.refreshToken,
-      SALESFORCE_CLIENT_ID: sb.clientId,
-      SALESFORCE_CLIENT_SECRET: sb.clientSecret,
-    },
+    cliEnv: salesforceSandboxEnv(sb),
     salesforce: sb,
     close: () => sb.close(),
   };
