@@ -152,6 +152,8 @@ export interface ObservedRequest {
   route: string;
   phase: ObservedPhase;
   method: string;
+  /** The request's path and query. */
+  url: string;
   /** `answered`: the status sent. */
   status?: number;
 }
@@ -240,17 +242,17 @@ export class SandboxFaults {
       this.moveInFlight(at, -1);
       const status = String(res.statusCode);
       this.traffic.byStatus[status] = (this.traffic.byStatus[status] ?? 0) + 1;
-      void this.emit({ route, phase: 'answered', method: req.method ?? 'GET', status: res.statusCode });
+      void this.emit({ route, phase: 'answered', method: req.method ?? 'GET', url: req.url ?? '', status: res.statusCode });
     };
     res.once('finish', finish);
     res.once('close', finish);
     if (this.observers.size > 0) this.watchHalfBody(route, req, res);
-    await this.emit({ route, phase: 'received', method: req.method ?? 'GET' });
+    await this.emit({ route, phase: 'received', method: req.method ?? 'GET', url: req.url ?? '' });
   }
 
   /** The request was processed and its answer is about to go out. */
   async handled(route: string, req: IncomingMessage): Promise<void> {
-    await this.emit({ route, phase: 'handled', method: req.method ?? 'GET' });
+    await this.emit({ route, phase: 'handled', method: req.method ?? 'GET', url: req.url ?? '' });
   }
 
   stats(): TrafficStats {
@@ -304,7 +306,7 @@ export class SandboxFaults {
         // Chunked (no declared length): the first chunk stands for "part of the body is out".
         if (!(Number.isFinite(total) && total > 0) || sent * 2 >= total) {
           fired = true;
-          void this.emit({ route, phase: 'bodyHalfSent', method: req.method ?? 'GET' });
+          void this.emit({ route, phase: 'bodyHalfSent', method: req.method ?? 'GET', url: req.url ?? '' });
         }
       }
       return ok;

@@ -21,7 +21,11 @@
  * Request flow:
  *   1. route the method + path (unknown path → 404, wrong method → 405, both with HubSpot's error body);
  *   2. count the request for its route (test control);
- *   3. OAuth routes (authorize, token, access-token info) are answered here: no bearer, no rate limit;
+ *   3. OAuth routes (authorize, token, access-token info) are answered here: no bearer, no rate limit,
+ *      no latency;
+ *   3b. the simulated latency, when set (`latency` option, `setLatency`; ../latency): the request waits
+ *      `baseMs + perRecordMs × records` (records: a batch body's `inputs`, else 1) on a timer, so
+ *      concurrent requests overlap; everything below (faults included) happens at the end of the wait;
  *   4. `Authorization: Bearer <token>` (missing/unknown/revoked → 401 INVALID_AUTHENTICATION, an expired
  *      OAuth access token → 401 EXPIRED_AUTHENTICATION);
  *   5. search routes: a rolling one-second window (over it → 429 "You have reached your secondly limit.",
@@ -146,6 +150,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { SandboxFaults, serverErrorStatus } from '../faults';
 import { listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
+import { countJsonInputs, RequestBodies, SandboxLatency } from '../latency';
 import {
   associateDefault,
   AssociationStore,
@@ -182,6 +187,7 @@ import {
 
 export * from './types';
 export type { HubspotErrorBody, StandardError } from './errors';
+export type { LatencyModel } from '../latency';
 export { ASSOCIATION_TYPES } from './associations';
 export { CLOSED_DEAL_STAGES, COMPANY_INDUSTRIES, DEAL_STAGES, defaultInvalidEmail, OPEN_DEAL_STAGES } from './schema';
 export { signHubspotWebhookV3, WEBHOOK_USER_AGENT } from './webhooks';
@@ -242,6 +248,14 @@ const RECORD_ROUTE_TARGETS = new Map<HubspotSandboxRoute, { type: HubspotObjectT
   HUBSPOT_OBJECT_TYPES.flatMap((type) => (Object.keys(RECORD_PATHS) as RecordOperation[]).map((op) => [RECORD_ROUTES[type][op], { type, op }] as const)),
 );
 
+/** Batch routes: their `inputs` are the records of the per-record latency. */
+const BATCH_ROUTES: ReadonlySet<HubspotSandboxRoute> = new Set<HubspotSandboxRoute>([
+  ...[...RECORD_ROUTE_TARGETS].filter(([, { op }]) => op !== 'search').map(([route]) => route),
+  'batchAssociateDefault',
+  'batchCreateAssociations',
+  'batchReadAssociations',
+]);
+
 // --- the sandbox ----------------------------------------------------------------------------------
 
 interface RequestInfo {
@@ -286,6 +300,8 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
   const schema = new PortalSchema(now);
   const faults = new SandboxFaults(options.faults, now);
+  const latency = new SandboxLatency(options.latency);
+  const bodies = new RequestBodies();
   const ctx: PortalContext = {
     now,
     recordFault: (type, key) => faults.plan?.forRecord(`${type}:write`, type, key) ?? false,
@@ -390,8 +406,19 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     res.end(text);
   }
 
+  /** The body text, trimmed; read once (the latency step may have read it to count the inputs). */
   async function readText(req: IncomingMessage): Promise<string> {
-    return (await readBodyText(req, MAX_BODY_BYTES, () => new HubspotError(413, 'VALIDATION_ERROR', `Request body exceeds ${MAX_BODY_BYTES} bytes`))).trim();
+    const text = await bodies.read(req, () => readBodyText(req, MAX_BODY_BYTES, () => new HubspotError(413, 'VALIDATION_ERROR', `Request body exceeds ${MAX_BODY_BYTES} bytes`)));
+    return text.trim();
+  }
+
+  /** Records for the latency: a batch body's `inputs`, else 1 (an unreadable body counts 1; the handler answers its error). */
+  async function recordsOf(route: HubspotSandboxRoute, req: IncomingMessage): Promise<number> {
+    if (!BATCH_ROUTES.has(route)) return 1;
+    return readText(req).then(
+      (text) => countJsonInputs(text, 'inputs'),
+      () => 1,
+    );
   }
 
   async function readJsonBody(req: IncomingMessage): Promise<unknown> {
@@ -600,6 +627,9 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       return;
     }
 
+    // Simulated latency: every API answer waits it; a write lands at its end.
+    await latency.wait(() => recordsOf(route, req));
+
     const bearer = bearerOf(req);
     const fault = faults.plan?.forRequest(route, req, (kind) => kind !== 'tokenExpiry' || (bearer !== undefined && oauth.check(bearer)?.ok === true)) ?? null;
     // An injected token expiry: the OAuth access token presented dies now, so authentication answers 401.
@@ -702,6 +732,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
   return {
     ...faults.controls(),
+    setLatency: (model) => latency.set(model),
     url,
     accessToken,
     portalId,

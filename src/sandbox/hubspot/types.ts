@@ -1,5 +1,6 @@
 /** Public types and constants of the HubSpot sandbox (re-exported by ./server). */
 import type { FaultConfig, FaultControls } from '../faults';
+import type { LatencyModel } from '../latency';
 
 export const HUBSPOT_OBJECT_TYPES = ['contacts', 'companies', 'deals'] as const;
 export type HubspotObjectType = (typeof HUBSPOT_OBJECT_TYPES)[number];
@@ -316,6 +317,14 @@ export interface HubspotSandboxOptions {
   port?: number;
   /** Faults to inject from the start (see ../faults); `setFaults` changes them later. */
   faults?: FaultConfig;
+  /**
+   * Simulated API latency (see ../latency); `setLatency` changes it later. Every request to an API route
+   * (not the OAuth routes: authorize, token, access-token info) waits `baseMs + perRecordMs × records`
+   * after routing and before authentication, rate limits, faults and the handler. `records` is the
+   * length of the body's `inputs` on the batch routes (objects' batch read / upsert / update / create,
+   * associations' batch associate-default / create / read), else 1. Default: none.
+   */
+  latency?: LatencyModel;
 }
 
 export interface HubspotSandboxState {
@@ -336,6 +345,8 @@ export interface HubspotSandbox extends FaultControls {
   accessToken: string;
   portalId: number;
   close(): Promise<void>;
+  /** Sets (or with undefined, removes) the simulated latency for requests arriving from now on (see the `latency` option). */
+  setLatency(model: LatencyModel | undefined): void;
   /** A snapshot (copies) of the portal and the request counts. */
   readonly state: HubspotSandboxState;
   /** Adds (or replaces, by id) contacts without going through the API or the rate limit. */

@@ -3,16 +3,18 @@
  * POST /jobs/ingest → PUT /jobs/ingest/{id}/batches (text/csv) → PATCH {state: 'UploadComplete'} →
  * GET /jobs/ingest/{id} until JobComplete → GET …/successfulResults, …/failedResults, …/unprocessedrecords.
  *
- * Processing runs on real timers: UploadComplete → (bulkProcessingMs) → InProgress → (bulkProcessingMs) →
- * every row written through the shared write path (same per-record rules as collections; duplicate rules
- * save, as alert rules do for the Bulk API) → JobComplete. An empty cell leaves a field unchanged, `#N/A`
- * clears it. A header naming an unknown field, or CSV that does not parse, fails the whole job.
+ * Processing runs on real timers: UploadComplete → (bulkProcessingMs) → InProgress → (bulkProcessingMs,
+ * plus rows ÷ bulkRecordsPerSecond seconds when that is set) → every row written through the shared write
+ * path (same per-record rules as collections; duplicate rules save, as alert rules do for the Bulk API) →
+ * JobComplete. An empty cell leaves a field unchanged, `#N/A` clears it. A header naming an unknown field,
+ * or CSV that does not parse, fails the whole job. Each closed job's times (UploadComplete, and JobComplete
+ * / Failed / Aborted) are kept on the sandbox clock (`ctx.now`) for `times()`, also after a delete.
  */
 import { parse } from 'csv-parse/sync';
 import { SalesforceApiError, notFound, saveError, shown } from './errors';
 import { writeBatch, type OrgContext, type WriteOp, type WriteOutcome } from './records';
 import { formatDateTime, makeId, type FieldDef } from './schema';
-import type { BulkJobInfo, SalesforceObjectType, SaveError } from './types';
+import type { BulkJobInfo, BulkJobTimes, SalesforceObjectType, SaveError } from './types';
 
 const DELIMITERS: Record<string, string> = { COMMA: ',', TAB: '\t', PIPE: '|', SEMICOLON: ';', CARET: '^', BACKQUOTE: '`' };
 
@@ -25,6 +27,8 @@ interface Job {
   failed: string[][];
   unprocessed: string[][];
   timers: NodeJS.Timeout[];
+  /** The upload parsed (null: it does not parse), once there is one: the data cannot change after it. */
+  rows?: string[][] | null;
 }
 
 function jobError(message: string, status = 400): SalesforceApiError {
@@ -44,18 +48,33 @@ export interface BulkDeps {
   ctx: OrgContext;
   userId: string;
   processingMs: number;
+  /** Rows per second of the InProgress → JobComplete step, on top of `processingMs` (undefined: no per-row time). */
+  recordsPerSecond?: number;
   /** Called once per uploaded batch (DailyBulkApiBatches). */
   onUpload: () => void;
 }
 
 export class BulkIngest {
   private readonly jobs = new Map<string, Job>();
+  /** By job id, in the order the jobs were closed; kept after a delete. */
+  private readonly timing = new Map<string, BulkJobTimes>();
   private sequence = 0;
 
   constructor(private readonly deps: BulkDeps) {}
 
   list(): BulkJobInfo[] {
     return [...this.jobs.values()].map((j) => ({ ...j.info }));
+  }
+
+  /** When each closed job entered UploadComplete and reached JobComplete / Failed / Aborted (ms, `ctx.now`). */
+  times(): BulkJobTimes[] {
+    return [...this.timing.values()].map((t) => ({ ...t }));
+  }
+
+  /** The job reached a final state: its done time, if it was closed (an Open job aborted was not). */
+  private markDone(job: Job): void {
+    const t = this.timing.get(job.info.id);
+    if (t && t.doneAt === null) t.doneAt = this.deps.ctx.now();
   }
 
   close(): void {
@@ -147,15 +166,19 @@ export class BulkIngest {
       if (job.info.state !== 'Open') throw stateError(`Unable to close job ${id}: it is ${job.info.state}, not Open`);
       job.info.state = 'UploadComplete';
       this.touch(job);
+      this.timing.set(id, { id, object: job.info.object, uploadCompleteAt: this.deps.ctx.now(), doneAt: null });
       const ms = this.deps.processingMs;
       const started = Date.now();
       const t1 = setTimeout(() => {
         job.info.state = 'InProgress';
         this.touch(job);
+        const rate = this.deps.recordsPerSecond;
+        const rowTimeMs = rate === undefined ? 0 : Math.ceil((this.dataRowCount(job) / rate) * 1000);
         const t2 = setTimeout(() => {
           this.process(job);
           job.info.totalProcessingTime = Date.now() - started;
-        }, ms);
+          this.markDone(job);
+        }, ms + rowTimeMs);
         t2.unref();
         job.timers.push(t2);
       }, ms);
@@ -170,6 +193,7 @@ export class BulkIngest {
       this.clearTimers(job);
       job.info.state = 'Aborted';
       this.touch(job);
+      this.markDone(job);
       this.markUnprocessed(job);
       return { ...job.info };
     }
@@ -209,11 +233,18 @@ export class BulkIngest {
 
   private parsed(job: Job): string[][] | null {
     if (job.csv === null || job.csv.trim() === '') return [];
+    if (job.rows !== undefined) return job.rows;
     try {
-      return parse(job.csv, { delimiter: DELIMITERS[job.info.columnDelimiter] ?? ',', bom: true, skip_empty_lines: true, relax_column_count: true });
+      job.rows = parse(job.csv, { delimiter: DELIMITERS[job.info.columnDelimiter] ?? ',', bom: true, skip_empty_lines: true, relax_column_count: true });
     } catch {
-      return null;
+      job.rows = null;
     }
+    return job.rows;
+  }
+
+  /** The upload's data rows (after the header); 0 when there is none or it does not parse. */
+  private dataRowCount(job: Job): number {
+    return Math.max(0, (this.parsed(job)?.length ?? 0) - 1);
   }
 
   private markUnprocessed(job: Job): void {

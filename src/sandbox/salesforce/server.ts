@@ -24,13 +24,21 @@
  * Request flow:
  *   1. a request-target over 16,384 bytes → 414 (before anything else; jsforce does not retry it);
  *   2. route the method + path (unknown path → 404 NOT_FOUND, wrong method → 405), count it per route;
+ *      a REST request with a session (not GET /services/data) is checked against `concurrentRequestLimit`
+ *      on arrival (refused: answered in 4 as the throttle);
+ *   2b. REST (/services/data/…) only: the simulated latency (`latency` option, `setLatency`; ../latency)
+ *      waits `baseMs + perRecordMs × records` on a timer (records: collections' `records`, composite's
+ *      `compositeRequest`, a bulk upload's CSV data lines, else 1; a refused request: baseMs only), so
+ *      concurrent requests overlap and everything below happens at the end of the wait;
  *   3. OAuth routes (/services/oauth2/authorize, /token, /revoke) need no session; userinfo and the identity URL take
  *      the bearer token (or `oauth_token`) and answer 403 `Bad_OAuth_Token` otherwise; none of them count
  *      against the API allocation;
  *   4. REST (/services/data/…): `Authorization: Bearer <token>` (also `OAuth <token>`); missing, unknown,
  *      revoked or expired → 401 [{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]
  *      (jsforce then refreshes and replays). Then the allocation: used ≥ max → 403 REQUEST_LIMIT_EXCEEDED,
- *      else the call counts. Every REST answer carries `Sforce-Limit-Info: api-usage=used/max`;
+ *      then a request refused by the concurrent request limit (or given the `rateLimited` fault) → 403
+ *      REQUEST_LIMIT_EXCEEDED ConcurrentRequests (not counted), else the call counts. Every REST answer
+ *      carries `Sforce-Limit-Info: api-usage=used/max`;
  *   5. SOAP (/services/Soap/m/…): the session id from the envelope; a bad one is HTTP 500 with faultcode
  *      `sf:INVALID_SESSION_ID` (what jsforce's SOAP client refreshes on); the allocation as for REST;
  *   6. the handler. JSON answers are `application/json;charset=UTF-8`; errors `[{ message, errorCode }]`.
@@ -108,6 +116,11 @@
  *   Limits
  *   - Every authenticated REST or SOAP call counts 1 (a bulk upload of any size too; failed calls too).
  *     The 403 itself is not counted. GET /limits reports DailyApiRequests and DailyBulkApiBatches.
+ *   - Concurrent requests (`concurrentRequestLimit`, `setConcurrentRequestLimit`): Salesforce counts only
+ *     requests running 20 s or more (limit 25); the sandbox counts every REST request in flight (its
+ *     latency wait included) so a benchmark can scale the limit down. Refusals: `traffic().concurrencyRefused`.
+ *   - Bulk 2.0 throughput (`bulkRecordsPerSecond`): InProgress → JobComplete takes rows ÷ rate seconds
+ *     more; `bulkJobTimes()` reports each closed job's UploadComplete and done times (sandbox clock).
  *
  * Faults (../faults: `faults` option, `setFaults`): REST calls only (not OAuth, not the Metadata API). A
  * seeded plan may answer a call with Salesforce's throttle, 403 REQUEST_LIMIT_EXCEEDED "ConcurrentRequests
@@ -118,12 +131,14 @@
  *
  * Not simulated: field-level security, sharing, triggers / validation rules, record types, owners and
  * assignment rules, deletes, Lead conversion through the API, Bulk query jobs, composite graph / batch /
- * tree, SOSL, concurrent-request limits, retries of 5xx (jsforce retries GETs only).
+ * tree, SOSL, the 20-second threshold of the concurrent-request limit, retries of 5xx (jsforce retries GETs
+ * only).
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { hashUnit, SandboxFaults, serverErrorStatus } from '../faults';
 import { listenOnLoopback, matchRoute, readBodyText, type RouteSpec } from '../http';
+import { countCsvDataLines, countJsonInputs, RequestBodies, SandboxLatency } from '../latency';
 import { BulkIngest } from './bulk';
 import { jsonParserError, notFound, RecordError, SalesforceApiError, sessionInvalid, shown } from './errors';
 import { MetadataService, parseSoapRequest, SoapFault, soapFaultXml } from './metadata';
@@ -162,6 +177,7 @@ import {
 
 export * from './types';
 export type { SaveError } from './types';
+export type { LatencyModel } from '../latency';
 export { CLOSED_STAGES, CONTACT_ROLES, LEAD_RATINGS, LEAD_STATUSES, OPEN_STAGES, idChecksum, normalizeId } from './schema';
 export { bulkErrorText } from './bulk';
 export { RecordError } from './errors';
@@ -218,6 +234,14 @@ const COLLECTION_ROUTES: readonly SalesforceSandboxRoute[] = ['collectionsCreate
 const COMPOSITE_SUBREQUEST_LIMIT = 25;
 /** Answered without a session, not counted against the allocation. */
 const OPEN_ROUTES: readonly SalesforceSandboxRoute[] = ['versions'];
+/** Routes whose body's records set the per-record latency: the array counted (or the CSV's data lines). */
+const RECORD_COUNTS: Partial<Record<SalesforceSandboxRoute, 'records' | 'compositeRequest' | 'csv'>> = {
+  collectionsCreate: 'records',
+  collectionsUpdate: 'records',
+  collectionsUpsert: 'records',
+  composite: 'compositeRequest',
+  bulkUpload: 'csv',
+};
 
 interface RequestInfo {
   req: IncomingMessage;
@@ -297,12 +321,24 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
   const maxApi = positive('dailyApiLimit', options.dailyApiLimit, DEFAULT_DAILY_API_LIMIT);
   const pageSize = positive('queryPageSize', options.queryPageSize, DEFAULT_QUERY_PAGE_SIZE);
   const bulkMs = positive('bulkProcessingMs', options.bulkProcessingMs, DEFAULT_BULK_PROCESSING_MS, 0);
+  const bulkRate = options.bulkRecordsPerSecond;
+  if (bulkRate !== undefined && !(Number.isFinite(bulkRate) && bulkRate > 0)) throw new RangeError('bulkRecordsPerSecond must be a finite number > 0');
+  const checkConcurrentLimit = (limit: number | undefined): number | undefined => {
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new RangeError('concurrentRequestLimit must be an integer >= 1');
+    return limit;
+  };
+  let concurrentLimit = checkConcurrentLimit(options.concurrentRequestLimit);
   for (const callback of options.callbackUrls ?? []) {
     if (!['http:', 'https:'].includes(URL.parse(callback)?.protocol ?? '')) throw new RangeError(`callbackUrls: ${callback} is not an absolute http(s) URL`);
   }
 
   const schema = new OrgSchema();
   const faults = new SandboxFaults(options.faults, now);
+  const latency = new SandboxLatency(options.latency);
+  const bodies = new RequestBodies();
+  /** REST requests admitted and not yet answered (the concurrent request limit), and the refusals since resetTraffic. */
+  let restInFlight = 0;
+  let concurrencyRefused = 0;
   const ctx: OrgContext = {
     schema,
     store: new RecordStore(schema),
@@ -340,6 +376,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     ctx,
     userId,
     processingMs: bulkMs,
+    ...(bulkRate !== undefined ? { recordsPerSecond: bulkRate } : {}),
     onUpload: () => {
       bulkBatches++;
     },
@@ -468,8 +505,37 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     else send(res, answer.status, undefined, undefined, headers);
   }
 
+  /** The body text, read once (the latency step may have read it to count the records). */
   async function readText(req: IncomingMessage, max: number): Promise<string> {
-    return readBodyText(req, max, () => new SalesforceApiError(413, 'REQUEST_ENTITY_TOO_LARGE', `The request body exceeds ${max} bytes`));
+    return bodies.read(req, () => readBodyText(req, max, () => new SalesforceApiError(413, 'REQUEST_ENTITY_TOO_LARGE', `The request body exceeds ${max} bytes`)));
+  }
+
+  /** Records for the latency (see RECORD_COUNTS), else 1; an unreadable body counts 1 (the handler answers its error). */
+  async function recordsOf(route: SalesforceSandboxRoute, req: IncomingMessage): Promise<number> {
+    const kind = RECORD_COUNTS[route];
+    if (kind === undefined) return 1;
+    return readText(req, kind === 'csv' ? MAX_CSV_BYTES : MAX_JSON_BYTES).then(
+      (text) => (kind === 'csv' ? countCsvDataLines(text) : countJsonInputs(text, kind)),
+      () => 1,
+    );
+  }
+
+  /**
+   * The concurrent request limit, as a REST request arrives: false when `concurrentLimit` requests are in
+   * flight already (refused); else it counts as in flight until its answer finishes or its connection closes.
+   */
+  function admit(res: ServerResponse): boolean {
+    if (concurrentLimit !== undefined && restInFlight >= concurrentLimit) return false;
+    restInFlight++;
+    let left = false;
+    const leave = (): void => {
+      if (left) return;
+      left = true;
+      restInFlight--;
+    };
+    res.once('finish', leave);
+    res.once('close', leave);
+    return true;
   }
 
   async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -738,6 +804,8 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     }
     const route = match.route;
     requestCounts[route]++;
+    // The concurrent request limit is checked on arrival; a refusal is answered below, after the session check.
+    const refused = isRest && !OPEN_ROUTES.includes(route) && !admit(res);
     await faults.received(route, req, res);
     if (route === 'metadata') {
       await handleSoap(req, res);
@@ -745,6 +813,9 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     }
     const [version = '', ...params] = isRest && route !== 'versions' ? match.params : ['', ...match.params];
     const info: RequestInfo = { req, params, version, query: url.searchParams };
+    // Simulated latency on REST calls: everything below (faults included) happens at the end of the wait,
+    // so a write lands then. A refused request is not processed: it waits baseMs only.
+    if (isRest) await latency.wait(refused ? () => 0 : () => recordsOf(route, req));
 
     if (SALESFORCE_OAUTH_ROUTES.includes(route) || OPEN_ROUTES.includes(route)) {
       if (route === 'oauthUserinfo' || route === 'identity') {
@@ -759,7 +830,7 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
     }
 
     const token = bearerOf(req);
-    const fault = faults.plan?.forRequest(route, req, (kind) => kind !== 'tokenExpiry' || oauth.check(token) === 'ok') ?? null;
+    const fault = refused ? null : (faults.plan?.forRequest(route, req, (kind) => kind !== 'tokenExpiry' || oauth.check(token) === 'ok') ?? null);
     // An injected token expiry: the session presented dies now, so the check below answers 401 (jsforce refreshes).
     if (fault === 'tokenExpiry') oauth.expire(token);
     if (oauth.check(token) !== 'ok') {
@@ -770,8 +841,10 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
       sendError(res, new SalesforceApiError(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.'), limitHeader());
       return;
     }
-    if (fault === 'rateLimited') {
-      // Salesforce's throttle on REST: too many long-running requests at once. Not counted, nothing processed.
+    if (fault === 'rateLimited' || refused) {
+      // Salesforce's throttle on REST: too many long-running requests at once (an injected fault, or over
+      // concurrentRequestLimit). Not counted, nothing processed.
+      if (refused) concurrencyRefused++;
       sendError(res, new SalesforceApiError(403, 'REQUEST_LIMIT_EXCEEDED', 'ConcurrentRequests (Concurrent API Requests) Limit exceeded.'), limitHeader());
       return;
     }
@@ -826,6 +899,16 @@ export async function startSalesforceSandbox(options: SalesforceSandboxOptions =
 
   return {
     ...faults.controls(),
+    traffic: () => ({ ...faults.stats(), concurrencyRefused }),
+    resetTraffic: () => {
+      faults.resetTraffic();
+      concurrencyRefused = 0;
+    },
+    setLatency: (model) => latency.set(model),
+    setConcurrentRequestLimit: (limit) => {
+      concurrentLimit = checkConcurrentLimit(limit);
+    },
+    bulkJobTimes: () => bulk.times(),
     url: baseUrl,
     accessToken: session.accessToken,
     refreshToken: session.refreshToken,

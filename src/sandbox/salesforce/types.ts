@@ -1,5 +1,6 @@
 /** Public types and constants of the Salesforce sandbox (re-exported by ./server). */
-import type { FaultConfig, FaultControls } from '../faults';
+import type { FaultConfig, FaultControls, TrafficStats } from '../faults';
+import type { LatencyModel } from '../latency';
 
 export const SALESFORCE_OBJECT_TYPES = ['Account', 'Contact', 'Lead', 'Opportunity', 'OpportunityContactRole'] as const;
 export type SalesforceObjectType = (typeof SALESFORCE_OBJECT_TYPES)[number];
@@ -248,8 +249,60 @@ export interface SalesforceSandboxOptions {
   queryPageSize?: number;
   /** Real-time delay of each Bulk 2.0 processing step (UploadComplete → InProgress → JobComplete), default 50 ms. */
   bulkProcessingMs?: number;
+  /**
+   * Bulk 2.0 throughput (rows per second, > 0): when set, the InProgress → JobComplete step takes
+   * `rows ÷ bulkRecordsPerSecond` seconds on top of `bulkProcessingMs` (rows: the uploaded CSV's data
+   * rows). Default: unset, processing takes `bulkProcessingMs` whatever the size. See `bulkJobTimes()`.
+   */
+  bulkRecordsPerSecond?: number;
   /** Faults to inject from the start (see ../faults); `setFaults` changes them later. */
   faults?: FaultConfig;
+  /**
+   * Simulated API latency (see ../latency); `setLatency` changes it later. Every REST request
+   * (/services/data/…; not OAuth, userinfo / identity, nor the Metadata SOAP API) waits
+   * `baseMs + perRecordMs × records` after routing and before the session check, the allocation,
+   * faults and the handler, so every REST answer takes at least that long and a write lands at its end.
+   * `records`: `records.length` for sObject Collections (/composite/sobjects), `compositeRequest.length`
+   * for /composite, the CSV's data lines (non-blank lines after the header) for a Bulk 2.0 upload, else 1.
+   * A request refused by `concurrentRequestLimit` waits `baseMs` only. Default: none.
+   */
+  latency?: LatencyModel;
+  /**
+   * Concurrent REST requests allowed (an integer ≥ 1; default: no limit). A REST request (session
+   * routes under /services/data, not GET /services/data, OAuth or the Metadata API) arriving while this
+   * many are in flight — routed and not yet answered, their latency wait included — is refused as
+   * Salesforce's throttle: 403 [{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"ConcurrentRequests
+   * (Concurrent API Requests) Limit exceeded."}] with Sforce-Limit-Info, after `latency.baseMs`, not
+   * counted against the allocation and nothing processed (the same answer as the `rateLimited` fault;
+   * a refused request is not put to the fault plan; a bad session still gets its 401 and an exhausted
+   * allocation its TotalRequests 403 first). `traffic().concurrencyRefused` counts refusals.
+   * A request leaves the count when its answer finishes or its connection closes.
+   *
+   * Real Salesforce counts only requests that have run for 20 s or more toward its limit (25 in
+   * production orgs); the sandbox counts every request in flight, so a benchmark scales the limit down
+   * (with latency) to reproduce the pressure. `setConcurrentRequestLimit` changes it later.
+   */
+  concurrentRequestLimit?: number;
+}
+
+/** `traffic()` of the Salesforce sandbox: ../faults' TrafficStats plus its concurrency refusals. */
+export interface SalesforceTrafficStats extends TrafficStats {
+  /** REST requests refused by `concurrentRequestLimit` (403 ConcurrentRequests) since start or `resetTraffic()`; not the `rateLimited` faults. */
+  concurrencyRefused: number;
+}
+
+/**
+ * A Bulk 2.0 job's processing times, in ms on the sandbox clock (`now` option, default Date.now: the
+ * clock of `traffic().firstAt` / `lastAt`).
+ */
+export interface BulkJobTimes {
+  id: string;
+  /** The job's object, e.g. 'Lead'. */
+  object: string;
+  /** When the job was closed (state UploadComplete), i.e. its processing started. */
+  uploadCompleteAt: number;
+  /** When it reached JobComplete, Failed or Aborted; null while processing. */
+  doneAt: number | null;
 }
 
 export interface SalesforceSandboxState {
@@ -263,6 +316,17 @@ export interface SalesforceSandboxState {
 }
 
 export interface SalesforceSandbox extends FaultControls {
+  /** Requests, answers by status, requests in flight, and `concurrencyRefused`, since start or `resetTraffic()`. */
+  traffic(): SalesforceTrafficStats;
+  /** Sets (or with undefined, removes) the simulated latency for requests arriving from now on (see the `latency` option). */
+  setLatency(model: LatencyModel | undefined): void;
+  /** Sets (or with undefined, removes) the concurrent REST request limit for requests arriving from now on (see the option). */
+  setConcurrentRequestLimit(limit: number | undefined): void;
+  /**
+   * Processing times of every Bulk 2.0 job that was closed (UploadComplete), in the order they were
+   * closed; deleted jobs stay listed. Jobs aborted while Open are not listed.
+   */
+  bulkJobTimes(): BulkJobTimes[];
   /** Base URL (instance and login URL), e.g. `http://127.0.0.1:54321` (no trailing slash). */
   url: string;
   accessToken: string;
