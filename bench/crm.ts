@@ -35,6 +35,8 @@ import { seedPortalFromPeople } from '../src/sandbox/hubspot/seed-portal';
 import { HUBSPOT_OAUTH_ROUTES, HUBSPOT_SANDBOX_ROUTES, HUBSPOT_SEARCH_ROUTES, startHubspotSandbox, type HubspotSandbox } from '../src/sandbox/hubspot/server';
 import { seedOrgFromPeople } from '../src/sandbox/salesforce/seed-org';
 import { SALESFORCE_SANDBOX_ROUTES, salesforceSandboxEnv, startSalesforceSandbox, type SalesforceSandbox } from '../src/sandbox/salesforce/server';
+import type { SalesforceSandboxOptions } from '../src/sandbox/salesforce/types';
+import type { LatencyModel } from '../src/sandbox/latency';
 import { openStore, type Store } from '../src/store/db';
 import { runSync, type SyncProgress, type SyncSummary } from '../src/sync/run-sync';
 
@@ -95,6 +97,8 @@ export interface Snapshot {
   /** Requests the sandbox received, by route (answered or not). */
   requests: Record<string, number>;
   traffic: TrafficStats;
+  /** CPU time of this process so far (user + system, ms): the sandbox and orbit-sync share it. */
+  cpuMs: number;
 }
 
 export interface CrmBench {
@@ -111,11 +115,16 @@ export interface CrmBench {
   /** Routes that count against the rate limit the bench measures (HubSpot: the ten-second bucket). */
   limitedRoutes: readonly string[];
   sync(file: string, onProgress?: (progress: SyncProgress) => void): Promise<SyncSummary>;
+  /** Salesforce: each Bulk 2.0 job's processing, UploadComplete → done (performance.now(); end null while running). */
+  bulkJobs?(): Array<{ id: string; start: number; end: number | null }>;
   close(): Promise<void>;
 }
 
 function snapshotOf(routes: readonly string[], requestCount: (route: string) => number, traffic: () => TrafficStats): () => Snapshot {
-  return () => ({ t: performance.now(), requests: Object.fromEntries(routes.map((r) => [r, requestCount(r)])), traffic: traffic() });
+  return () => {
+    const cpu = process.cpuUsage();
+    return { t: performance.now(), requests: Object.fromEntries(routes.map((r) => [r, requestCount(r)])), traffic: traffic(), cpuMs: (cpu.user + cpu.system) / 1000 };
+  };
 }
 
 export interface HubspotBenchOptions {
@@ -125,12 +134,14 @@ export interface HubspotBenchOptions {
   /** orbit-sync's pace, `hubspot.requestsPer10s` (default: the config's private-app 100). */
   clientPer10s?: number;
   windowMarginMs?: number;
+  /** How long the sandbox takes to answer (default: at once). */
+  latency?: LatencyModel;
 }
 
 export async function startHubspotBench(options: HubspotBenchOptions): Promise<CrmBench> {
   // Rolling limiters are per portal and process-wide; every sandbox reports the same portal id.
   resetRollingLimiters();
-  const sb: HubspotSandbox = await startHubspotSandbox({ rateLimit: { max: options.sandboxPer10s ?? 110, intervalMs: 10_000 } });
+  const sb: HubspotSandbox = await startHubspotSandbox({ rateLimit: { max: options.sandboxPer10s ?? 110, intervalMs: 10_000 }, ...(options.latency && { latency: options.latency }) });
   const store: Store = await openStore(':memory:');
   try {
     seedPortalFromPeople(sb, peopleOf(options.spec), { seed: options.spec.seed });
@@ -173,10 +184,12 @@ export interface SalesforceBenchOptions {
   dailyApiLimit?: number;
   /** Changes to the config's `salesforce` settings (default: none). */
   settings?: Partial<Config['salesforce']>;
+  /** The org's latency, concurrency limit and Bulk 2.0 throughput (default: the sandbox's). */
+  sandbox?: Pick<SalesforceSandboxOptions, 'latency' | 'concurrentRequestLimit' | 'bulkRecordsPerSecond'>;
 }
 
 export async function startSalesforceBench(options: SalesforceBenchOptions): Promise<CrmBench> {
-  const sb: SalesforceSandbox = await startSalesforceSandbox(options.dailyApiLimit === undefined ? {} : { dailyApiLimit: options.dailyApiLimit });
+  const sb: SalesforceSandbox = await startSalesforceSandbox({ ...options.sandbox, ...(options.dailyApiLimit !== undefined && { dailyApiLimit: options.dailyApiLimit }) });
   const store: Store = await openStore(':memory:');
   try {
     seedOrgFromPeople(sb, peopleOf(options.spec), { seed: options.spec.seed });
@@ -195,6 +208,11 @@ export async function startSalesforceBench(options: SalesforceBenchOptions): Pro
       throttledByRoute: () => ({}),
       writeRequestCount: () => sb.writeRequestCount(),
       limitedRoutes: SALESFORCE_SANDBOX_ROUTES,
+      bulkJobs: () => {
+        // The sandbox's clock is Date.now(); the bench's is performance.now().
+        const offset = performance.now() - Date.now();
+        return sb.bulkJobTimes().map((j) => ({ id: j.id, start: j.uploadCompleteAt + offset, end: j.doneAt === null ? null : j.doneAt + offset }));
+      },
       async sync(file, onProgress) {
         const target = await openSalesforceTarget(config, store);
         return runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file }, ...(onProgress && { onProgress }) });
@@ -242,12 +260,25 @@ export function requestsBetween(a: Snapshot, b: Snapshot, routes?: readonly stri
  */
 export class InFlightTracker {
   private readonly events: Array<{ t: number; delta: 1 | -1; route: string; status?: number }> = [];
+  /** Each request's time at the sandbox, received → answered. */
+  readonly requests: Array<{ url: string; start: number; end: number }> = [];
+  private readonly open = new Map<string, number[]>();
   readonly stop: () => void;
 
   constructor(bench: CrmBench) {
     this.stop = bench.observe((event) => {
-      if (event.phase === 'received') this.events.push({ t: performance.now(), delta: 1, route: event.route });
-      else if (event.phase === 'answered') this.events.push({ t: performance.now(), delta: -1, route: event.route, ...(event.status !== undefined && { status: event.status }) });
+      const t = performance.now();
+      // Observed requests carry no id: a request is paired with the earliest one still open for the same method and URL.
+      const key = `${event.method} ${event.url}`;
+      if (event.phase === 'received') {
+        this.events.push({ t, delta: 1, route: event.route });
+        this.open.set(key, [...(this.open.get(key) ?? []), t]);
+      } else if (event.phase === 'answered') {
+        this.events.push({ t, delta: -1, route: event.route, ...(event.status !== undefined && { status: event.status }) });
+        const [start, ...rest] = this.open.get(key) ?? [];
+        if (start !== undefined) this.requests.push({ url: event.url, start, end: t });
+        this.open.set(key, rest);
+      }
     });
   }
 
@@ -280,6 +311,24 @@ export class InFlightTracker {
     const span = Math.max(1e-9, to - from);
     return { meanInFlight: area / span, busyShare: busy / span, maxInFlight: max };
   }
+}
+
+/** Time-averaged number of the intervals that are open, between `from` and `to`. */
+export function meanOpen(intervals: ReadonlyArray<{ start: number; end: number }>, from: number, to: number): number {
+  let area = 0;
+  for (const { start, end } of intervals) area += Math.max(0, Math.min(end, to) - Math.max(start, from));
+  return area / Math.max(1e-9, to - from);
+}
+
+/** The union of intervals, as disjoint intervals. */
+export function union(intervals: ReadonlyArray<{ start: number; end: number }>): Array<{ start: number; end: number }> {
+  const out: Array<{ start: number; end: number }> = [];
+  for (const i of [...intervals].sort((a, b) => a.start - b.start)) {
+    const last = out[out.length - 1];
+    if (last && i.start <= last.end) last.end = Math.max(last.end, i.end);
+    else out.push({ ...i });
+  }
+  return out;
 }
 
 export const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;

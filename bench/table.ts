@@ -95,7 +95,7 @@ function utilization(r: BenchRun): string[] {
     `| HubSpot, ${n(get(r, 'hubspot.permittedPer10s'))} requests per 10 s (write phase ${n(get(r, 'hubspot.writePhaseS'), 1)} s, its first ${n(get(r, 'hubspot.measuredWindows'))} whole windows) | ${n(get(r, 'hubspot.permittedPerS'), 1)} requests/s | ${n(get(r, 'hubspot.achievedPerS'), 1)} requests/s | **${n(get(r, 'hubspot.utilization'), 2)}** | ${throttled(get(r, 'hubspot.rateLimited'), '× 429')} |`,
     ...(['salesforceBulk', 'salesforceCollections'] as const).map((k) => {
       const label = k === 'salesforceBulk' ? 'Bulk API 2.0 (the default at this size)' : 'sObject Collections only';
-      return `| Salesforce, ${label} (write phase ${n(get(r, `${k}.writePhaseS`), 1)} s) | ${n(get(r, `${k}.maxConcurrent`))} requests in flight | ${n(get(r, `${k}.meanInFlight`), 2)} in flight on average (at most ${n(get(r, `${k}.maxInFlight`))}) | **${n(get(r, `${k}.utilization`), 2)}** | ${throttled(get(r, `${k}.requestLimitExceeded`), '× REQUEST_LIMIT_EXCEEDED')} |`;
+      return `| Salesforce, ${label} (write phase ${n(get(r, `${k}.writePhaseS`), 1)} s) | ${n(get(r, `${k}.maxConcurrent`))} requests in flight (a Bulk job holds one) | ${n(get(r, `${k}.meanSlotsInUse`), 2)} in use on average (requests in flight ${n(get(r, `${k}.meanInFlight`), 2)}, at most ${n(get(r, `${k}.maxInFlight`))}) | **${n(get(r, `${k}.utilization`), 2)}** | ${throttled(get(r, `${k}.requestLimitExceeded`), '× REQUEST_LIMIT_EXCEEDED')} |`;
     }),
   ];
 }

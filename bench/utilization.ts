@@ -14,21 +14,45 @@
  *
  * Salesforce has no per-second limit (reference/salesforce.md §8): it counts requests against a rolling
  * 24-hour allocation and caps concurrent long-running requests. What orbit-sync is permitted per moment
- * is `salesforce.maxConcurrent` requests in flight (its own cap, under Salesforce's 25), so:
- *   utilization = time-averaged requests in flight at the org during the write phase ÷ maxConcurrent.
- * Measured at the sandbox (its request hooks), once with Bulk API 2.0 (what a run this size uses by
- * default) and once with sObject Collections only (what runs under `salesforce.bulkThreshold` use).
- * The busy share (time with at least one request in flight) says how much of the phase the client spent
- * waiting on the org at all.
+ * is `salesforce.maxConcurrent` requests in flight (its own cap, under Salesforce's 25); the sandbox is
+ * given the same cap (`concurrentRequestLimit`) and refuses a request past it with Salesforce's 403
+ * REQUEST_LIMIT_EXCEEDED ConcurrentRequests. By Little's law, achieved request rate ÷ permitted rate
+ * (maxConcurrent ÷ latency) is the mean number of slots in use ÷ maxConcurrent, so:
+ *   utilization = time-averaged slots in use at the org during the write phase ÷ maxConcurrent,
+ * where a slot is in use by a request in flight, or by a Bulk API 2.0 job from its first request to its
+ * last, while the org is working on it (one of its requests in flight, or its rows being processed —
+ * UploadComplete → JobComplete); a job waiting for its next poll after the org finished holds a slot
+ * unused. orbit-sync holds one slot per job for the job's whole life, so this cannot exceed 1.
+ * Measured at the sandbox (its request hooks and its Bulk job times), once with Bulk API 2.0 (what a run
+ * this size uses by default) and once with sObject Collections only (what runs under
+ * `salesforce.bulkThreshold` use).
+ *
+ * Latency: a sandbox that answers at once would measure orbit-sync's own CPU, not how it uses the limit.
+ * Both sandboxes answer after a latency, scaled like the limits (every duration divided by the factor the
+ * limit is raised by), so the measured ratio is the one a sync at the real limits would see. The real
+ * durations are assumptions ([INFER]: the reference notes have no measured latencies), stated at each
+ * constant below.
  */
 import path from 'node:path';
 import type { SyncSummary } from '../src/sync/run-sync';
 import { check, collect, type Check } from './checks';
-import { benchDir, InFlightTracker, requestsBetween, round, startHubspotBench, startSalesforceBench, watchPhases, writeRun, type CrmBench, type PhaseSnapshots, type RunSpec } from './crm';
+import { loadConfig } from '../src/config';
+import type { LatencyModel } from '../src/sandbox/latency';
+import { benchDir, InFlightTracker, meanOpen, requestsBetween, round, startHubspotBench, startSalesforceBench, union, watchPhases, writeRun, type CrmBench, type PhaseSnapshots, type RunSpec } from './crm';
 
 const SPEC: RunSpec = { seed: 2026, rows: 50_000, duplicateShare: 0.02, malformedShare: 0.002 };
 /** HubSpot's ten-second limit, scaled: a 50,000-row sync makes about 1,650 calls, so ~40 s of writing. */
 const HUBSPOT_PER_10S = 400;
+/** 400 ÷ 110 (the OAuth-app limit orbit-sync installs with): about 3.6 times HubSpot's pace. */
+const HUBSPOT_SCALE = HUBSPOT_PER_10S / 110;
+/** [INFER] HubSpot answers a call in ~180 ms plus ~1 ms per batch input; scaled. */
+const HUBSPOT_LATENCY: LatencyModel = { baseMs: 180 / HUBSPOT_SCALE, perRecordMs: 1 / HUBSPOT_SCALE };
+/** Salesforce's durations are divided by this (its concurrency cap stays maxConcurrent; only time is scaled). */
+const SALESFORCE_SCALE = 3;
+/** [INFER] Salesforce answers a call in ~300 ms plus ~1 ms per record (a Collections record, a Composite subrequest, a Bulk CSV row). */
+const SALESFORCE_LATENCY: LatencyModel = { baseMs: 300 / SALESFORCE_SCALE, perRecordMs: 1 / SALESFORCE_SCALE };
+/** [INFER] Bulk API 2.0 processes ~2,000 rows a second; scaled. */
+const SALESFORCE_BULK_ROWS_PER_S = 2_000 * SALESFORCE_SCALE;
 const WINDOW_MS = 10_000;
 /** The org's daily allocation, out of the way (the sandbox's default is 15,000). */
 const DAILY_API_LIMIT = 1_000_000;
@@ -56,7 +80,7 @@ async function syncAndWatch(bench: CrmBench, file: string): Promise<Phase> {
 }
 
 async function hubspotUtilization(file: string): Promise<{ result: Record<string, unknown>; checks: Check[] }> {
-  const bench = await startHubspotBench({ spec: SPEC, sandboxPer10s: HUBSPOT_PER_10S, clientPer10s: HUBSPOT_PER_10S });
+  const bench = await startHubspotBench({ spec: SPEC, sandboxPer10s: HUBSPOT_PER_10S, clientPer10s: HUBSPOT_PER_10S, latency: HUBSPOT_LATENCY });
   try {
     const p = await syncAndWatch(bench, file);
     const { writing, prioritizing, done, start } = p.snapshots;
@@ -106,28 +130,76 @@ async function hubspotUtilization(file: string): Promise<{ result: Record<string
   }
 }
 
+/**
+ * Mean slots in use between `from` and `to`: requests in flight, except that a Bulk job's requests and its
+ * processing together count once (a job holds one slot).
+ */
+function slotsInUse(tracker: InFlightTracker, jobs: ReadonlyArray<{ id: string; start: number; end: number | null }>, from: number, to: number): { slots: number; jobSlots: number } {
+  const jobOf = (url: string): string | undefined => /\/jobs\/ingest\/([^/?]+)/.exec(url)?.[1];
+  const byJob = new Map<string, Array<{ start: number; end: number }>>(jobs.map((j) => [j.id, [{ start: j.start, end: j.end ?? to }]]));
+  const others: Array<{ start: number; end: number }> = [];
+  for (const r of tracker.requests) {
+    const id = jobOf(r.url);
+    if (id === undefined) others.push(r);
+    else byJob.set(id, [...(byJob.get(id) ?? []), r]);
+  }
+  const jobSlots = [...byJob.values()].reduce((sum, intervals) => sum + meanOpen(union(intervals), from, to), 0);
+  // BENCH_TIMELINE=1: slots in use per half second (requests outside Bulk jobs + Bulk jobs), to see where a phase idles.
+  if (process.env.BENCH_TIMELINE) {
+    const line: string[] = [];
+    for (let t = from; t < to; t += 500) {
+      const e = Math.min(to, t + 500);
+      const j = [...byJob.values()].reduce((sum, intervals) => sum + meanOpen(union(intervals), t, e), 0);
+      line.push(`${((t - from) / 1000).toFixed(1)}:${meanOpen(others, t, e).toFixed(1)}+${j.toFixed(1)}`);
+    }
+    console.log(line.join(' '));
+  }
+  return { slots: meanOpen(others, from, to) + jobSlots, jobSlots };
+}
+
 async function salesforceUtilization(file: string, mode: 'bulk' | 'collections'): Promise<{ result: Record<string, unknown>; checks: Check[] }> {
-  const bench = await startSalesforceBench({ spec: SPEC, dailyApiLimit: DAILY_API_LIMIT, ...(mode === 'collections' && { settings: { bulkThreshold: Number.MAX_SAFE_INTEGER } }) });
+  const settings = {
+    // The poll interval is a duration too: scaled with the rest (2,000 ms ÷ SALESFORCE_SCALE).
+    bulkPollIntervalMs: Math.round(2_000 / SALESFORCE_SCALE),
+    ...(mode === 'collections' && { bulkThreshold: Number.MAX_SAFE_INTEGER }),
+  };
+  const maxConcurrent = loadConfig({ LOG_LEVEL: 'silent' }).salesforce.maxConcurrent;
+  const bench = await startSalesforceBench({
+    spec: SPEC,
+    dailyApiLimit: DAILY_API_LIMIT,
+    settings,
+    sandbox: { latency: SALESFORCE_LATENCY, concurrentRequestLimit: maxConcurrent, bulkRecordsPerSecond: SALESFORCE_BULK_ROWS_PER_S },
+  });
   try {
     const p = await syncAndWatch(bench, file);
-    const maxConcurrent = bench.config.salesforce.maxConcurrent;
-    const utilization = round(p.inFlight.meanInFlight / maxConcurrent);
+    const { writing, prioritizing } = p.snapshots;
+    const jobs = bench.bulkJobs?.() ?? [];
+    const { slots, jobSlots } = slotsInUse(p.tracker, jobs, writing.t, prioritizing.t);
+    const utilization = round(slots / maxConcurrent);
     const throttled = bench.throttled();
     const result = {
       maxConcurrent,
+      latency: SALESFORCE_LATENCY,
+      bulkRowsPerS: SALESFORCE_BULK_ROWS_PER_S,
+      bulkPollIntervalMs: settings.bulkPollIntervalMs,
       syncS: round(p.summary.durationMs / 1000, 1),
       writePhaseS: round(p.writeMs / 1000, 1),
-      writePhaseRequests: requestsBetween(p.snapshots.writing, p.snapshots.prioritizing),
+      writePhaseRequests: requestsBetween(writing, prioritizing),
+      bulkJobs: jobs.length,
+      meanSlotsInUse: round(slots),
+      meanSlotsInUseByBulkJobs: round(jobSlots),
       meanInFlight: round(p.inFlight.meanInFlight),
       maxInFlight: p.inFlight.maxInFlight,
       busyShare: round(p.inFlight.busyShare),
       utilization,
       requestLimitExceeded: throttled,
       calls: p.summary.apiCalls.total,
+      /** The bench process's CPU time ÷ the write phase: near 1, one core is saturated by the sandbox and orbit-sync together. */
+      cpuShare: round((prioritizing.cpuMs - writing.cpuMs) / p.writeMs),
     };
     console.log(
-      `salesforce (${mode}): sync ${result.syncS} s; write phase ${result.writePhaseS} s, ${result.writePhaseRequests} requests, ` +
-        `${result.meanInFlight} in flight on average (max ${result.maxInFlight}) of ${maxConcurrent} permitted → utilization ${utilization}; busy ${result.busyShare} of the phase`,
+      `salesforce (${mode}): sync ${result.syncS} s; write phase ${result.writePhaseS} s, ${result.writePhaseRequests} requests, ${jobs.length} Bulk jobs; ` +
+        `${result.meanSlotsInUse} of ${maxConcurrent} slots in use on average (requests in flight ${result.meanInFlight}, max ${result.maxInFlight}) → utilization ${utilization}; ${throttled} × 403 REQUEST_LIMIT_EXCEEDED; CPU ${result.cpuShare} of the phase`,
     );
     return {
       result,

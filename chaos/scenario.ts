@@ -90,6 +90,8 @@ export interface ChaosReport {
   failedOnTheWay: Record<string, number>;
   /** Failures of any pass without a message (must be none). */
   unexplained: number;
+  /** Faults were configured but none was injected: the scenario tested nothing. */
+  vacuous: boolean;
   ok: boolean;
   ms: number;
 }
@@ -318,10 +320,15 @@ export async function runChaosScenario(scenario: ChaosScenario): Promise<ChaosRe
     failures: faulted.failures,
     failedOnTheWay,
     unexplained,
+    vacuous: false,
     ok: false,
     ms: Date.now() - started,
   };
-  report.ok = report.sameState && report.newDuplicates.length === 0 && report.reconciles && unexplained === 0 && last?.status === 'succeeded' && last.failed === 0;
+  const injected = (s: FaultStats): number => Object.values(s.injected).reduce((a, b) => a + b, 0);
+  // A scenario with faults configured that met none proved nothing (few requests, an unlucky seed).
+  report.vacuous = Object.keys({ ...scenario.crmFaults, ...scenario.leadpipeFaults }).length > 0 && injected(faulted.faults.crm) + injected(faulted.faults.leadpipe) === 0;
+  report.ok =
+    !report.vacuous && report.sameState && report.newDuplicates.length === 0 && report.reconciles && unexplained === 0 && last?.status === 'succeeded' && last.failed === 0;
   return report;
 }
 
@@ -344,6 +351,7 @@ export function formatReport(r: ChaosReport): string {
       ? [`  left failed by earlier passes, each with its reason, then written: ${Object.entries(r.failedOnTheWay).map(([code, n]) => `${code} ${n}`).join(', ')}`]
       : []),
     `  same final state as the fault-free sync: ${r.sameState ? 'yes' : 'NO'} · duplicates made: ${r.newDuplicates.length} · rows reconcile: ${r.reconciles ? 'yes' : 'NO'} · failures left: ${r.failures.length} (${r.unexplained} without a reason)`,
+    ...(r.vacuous ? ['  no fault was injected: the scenario proved nothing (try another --seed)'] : []),
     ...r.differences.slice(0, 12).map((d) => `  ${d}`),
     ...r.newDuplicates.slice(0, 5).map((d) => `  duplicate: ${d}`),
     ...r.failures.slice(0, 5).map((f) => `  failed: ${f.code}: ${f.message}`),

@@ -131,6 +131,11 @@ export interface CrmDestination {
   prioritize(intents: readonly PersonIntent[], options: WriteOptions): Promise<PrioritizeResult>;
   /** API calls so far, by endpoint, and 429s. */
   readonly stats: ApiStats;
+  /**
+   * Batches `writeBatch` may be given at once (default 1). Batches in flight never share an email address;
+   * anything else they share (a company, an account) is the destination's to keep consistent.
+   */
+  readonly concurrency?: number;
   /** Largest batch `writeBatch` takes. */
   readonly batchSize: number;
   /** The batch size for a run of this many people, when it differs (Salesforce: bulk-sized groups for large runs). */

@@ -6,7 +6,8 @@
  * - plan: map each person (config/mappings/<destination>.json), fingerprint the mapped payload, and skip
  *   people whose fingerprint equals the ledger's (no API call). People without an email, or whose
  *   earlier failures used up `sync.maxRecordAttempts`, are skipped with a reason.
- * - write: changed people go to the destination in batches of its maximum (HubSpot 100).
+ * - write: changed people go to the destination in batches of its maximum, up to its `concurrency`
+ *   batches at once (never two that share an email address).
  * - record: after every batch, in one transaction, the ledger rows of the people written (and of the
  *   unchanged people planned since), their record errors, and the sync run's counts and API calls.
  *
@@ -342,17 +343,63 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     }
   };
 
+  // Records one batch at a time: a transaction per commit, in the order batches finish.
+  let commits: Promise<void> = Promise.resolve();
+  const commitInTurn = (): Promise<void> => {
+    const turn = commits.then(commit);
+    commits = turn.catch(() => undefined);
+    return turn;
+  };
+
+  // Batches in flight: up to the destination's concurrency, so the CRM's permitted requests are used while
+  // one batch waits on an answer. Two batches that share an email address never run at once (the second
+  // waits for the first), so a person is matched against what the batch before wrote, never created twice.
   let writeSize = destination.batchSize;
+  const maxInFlight = dryRun ? 1 : Math.max(1, destination.concurrency ?? 1);
+  const inFlight = new Set<Promise<void>>();
+  const holders = new Map<string, Promise<void>>();
+  let writeError: { error: unknown } | undefined;
+  const dispatch = (batch: PlannedPerson[]): void => {
+    const addresses = [...new Set(batch.flatMap((p) => p.person.emails.map((e) => e.address)))];
+    const before = [...new Set(addresses.map((a) => holders.get(a)).filter((t): t is Promise<void> => t !== undefined))];
+    const task = (async (): Promise<void> => {
+      await Promise.all(before);
+      // An earlier batch stopped the sync: this one is left for the next sync, like the batches not yet formed.
+      if (writeError !== undefined) return;
+      const result = await destination.writeBatch(batch, { dryRun, intentAt: source.context.intentAt });
+      applyOutcomes(batch, result);
+      await commitInTurn();
+    })().catch((error: unknown) => {
+      writeError ??= { error };
+    });
+    for (const a of addresses) holders.set(a, task);
+    inFlight.add(task);
+    void task.then(() => {
+      inFlight.delete(task);
+      for (const a of addresses) if (holders.get(a) === task) holders.delete(a);
+    });
+  };
+  /** Waits for every batch in flight to be written and recorded (their tasks never reject). */
+  const drain = async (): Promise<void> => {
+    while (inFlight.size > 0) await Promise.all([...inFlight]);
+  };
   const flush = async (all: boolean): Promise<void> => {
-    while (pending.length >= writeSize || (all && pending.length > 0)) {
-      if (options.signal?.aborted) throw new SyncInterrupted();
+    let stopped = false;
+    while (writeError === undefined && (pending.length >= writeSize || (all && pending.length > 0))) {
+      while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+      if (writeError !== undefined) break;
+      if (options.signal?.aborted) {
+        stopped = true;
+        break;
+      }
       const batch = pending.slice(0, writeSize);
       pending = pending.slice(batch.length);
       report('writing');
-      const result = await destination.writeBatch(batch, { dryRun, intentAt: source.context.intentAt });
-      applyOutcomes(batch, result);
-      await commit();
+      dispatch(batch);
     }
+    if (all || stopped || writeError !== undefined) await drain();
+    if (writeError !== undefined) throw writeError.error;
+    if (stopped) throw new SyncInterrupted();
   };
 
   const planChunk = async (people: IntentPerson[]): Promise<void> => {
@@ -463,7 +510,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     progress.peopleTotal = ingest.counts.people;
     if (chunk.length > 0) await planChunk(chunk);
     await flush(true);
-    await commit();
+    await commitInTurn();
 
     // Prioritize from the ledger: every person of this run, including those recorded before a crash.
     report('prioritizing');
@@ -515,7 +562,9 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     }
     if (!interrupted) logger?.error('sync stopped', { syncRunId, error: describeError(err) });
     try {
-      await commit();
+      // Batches still in flight (the sync stopped elsewhere) are written and recorded first.
+      await drain();
+      await commitInTurn();
     } catch (commitErr) {
       logger?.error('could not record the progress of the stopped sync', { error: describeError(commitErr) });
     }

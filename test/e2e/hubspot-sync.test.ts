@@ -194,17 +194,22 @@ describe('HubSpot’s limits, met for real', () => {
   }, 90_000);
 
   it('HubSpot’s daily limit stops the sync as partial, says when it can go on, and the next day’s sync finishes it', async () => {
-    const sb = await startHubspotSandbox({ rateLimit: { max: 1000, daily: 60 } });
-    const h = await harness(sb);
+    // Groups of 100 people, 8 in flight at once (twice hubspot.maxConcurrent): the day’s calls run out
+    // after the first round of groups is done and before the run is.
+    const PEOPLE = 2400;
+    const sb = await startHubspotSandbox({ rateLimit: { max: 1000, daily: 70 } });
+    const config = testConfig(sb);
+    config.hubspot.peoplePerWrite = 100;
+    const h = await harness(sb, config);
     try {
       await h.setup();
-      const file = writeCsv(dir, 'daily.csv', rows(1200));
+      const file = writeCsv(dir, 'daily.csv', rows(PEOPLE));
       const stopped = await h.sync(file);
       expect(stopped.status).toBe('partial');
       expect(stopped.message).toMatch(/daily API limit.*resets at midnight in the portal's time zone/);
       expect(stopped.rows).toBe(stopped.quarantined + stopped.duplicates + stopped.unchanged + stopped.created + stopped.updated + stopped.skipped + stopped.failed);
       expect(stopped.created).toBeGreaterThan(0);
-      expect(stopped.created).toBeLessThan(1200);
+      expect(stopped.created).toBeLessThan(PEOPLE);
       // The group in flight may have reached HubSpot without being recorded: it is sent again, as upserts.
       expect(sb.listContacts().length).toBeGreaterThanOrEqual(stopped.created);
 
@@ -214,10 +219,10 @@ describe('HubSpot’s limits, met for real', () => {
       // Recorded people are unchanged by the ledger; people of the group in flight are found in HubSpot
       // already up to date (nothing sent); the rest are created.
       expect(next.unchanged).toBeGreaterThanOrEqual(stopped.created);
-      expect(next.unchanged + next.created + next.updated).toBe(1200);
+      expect(next.unchanged + next.created + next.updated).toBe(PEOPLE);
       const emails = sb.listContacts().map((c) => c.properties.email);
-      expect(emails).toHaveLength(1200);
-      expect(new Set(emails).size).toBe(1200);
+      expect(emails).toHaveLength(PEOPLE);
+      expect(new Set(emails).size).toBe(PEOPLE);
     } finally {
       await h.close();
       await sb.close();

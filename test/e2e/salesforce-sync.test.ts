@@ -277,7 +277,8 @@ describe('Bulk API 2.0 and sObject Collections', () => {
     }));
     const file = writeCsv(tmpDir(), 'sf-bulk.csv', rows);
     const runInto = async (bulkThreshold: number) => {
-      const sb = await startSalesforceSandbox({ bulkProcessingMs: 5 });
+      // An org that refuses a request past orbit-sync's own cap on requests in flight (a Bulk job holds one slot).
+      const sb = await startSalesforceSandbox({ bulkProcessingMs: 5, latency: { baseMs: 5 }, concurrentRequestLimit: loadConfig({}).salesforce.maxConcurrent });
       // The same org in both: some people already Contacts or Leads, with values a rep typed.
       const [firm] = sb.seedAccounts([{ fields: { Name: 'Firm 1', Website: 'firm-1.test' } }]);
       sb.seedContacts(rows.slice(0, 60).filter((_, i) => i % 3 === 0).map((r, i) => ({ fields: { LastName: `Known${i}`, Email: r.email, Title: 'Typed by sales', AccountId: firm?.Id ?? null } })));
@@ -303,9 +304,10 @@ describe('Bulk API 2.0 and sObject Collections', () => {
           .sort(),
       );
       const jobs = sb.bulkJobs().length;
+      const refused = sb.traffic().concurrencyRefused;
       await store.close();
       await sb.close();
-      return { summary, ledger, org, jobs };
+      return { summary, ledger, org, jobs, refused };
     };
     const collections = await runInto(100_000);
     const bulk = await runInto(loadConfig({}).salesforce.bulkThreshold);
@@ -314,5 +316,6 @@ describe('Bulk API 2.0 and sObject Collections', () => {
     expect(bulk.summary).toMatchObject({ status: 'succeeded', created: collections.summary.created, updated: collections.summary.updated, failed: 0 });
     expect(bulk.org).toEqual(collections.org);
     expect(bulk.ledger).toEqual(collections.ledger);
+    expect([collections.refused, bulk.refused]).toEqual([0, 0]);
   });
 });

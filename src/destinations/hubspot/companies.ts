@@ -78,9 +78,28 @@ export class CompanyResolver {
   /** Company id → its values as this sync last saw or wrote them (so a company is read at most once a sync). */
   private readonly known = new Map<string, SimpleObject['properties']>();
 
+  /** Domain → the resolve (of a batch in flight) that holds it. */
+  private readonly holders = new Map<string, Promise<unknown>>();
+
   constructor(private readonly o: CompanyResolverOptions) {}
 
+  /**
+   * Batches written at once never resolve the same domain at the same time: the later one waits, then finds
+   * the company the earlier one matched or created (in the cache) instead of searching and creating again.
+   */
   async resolve(requests: readonly CompanyRequest[], dryRun: boolean): Promise<ResolvedCompanies> {
+    const domains = [...new Set(requests.map((r) => r.domain))];
+    const before = [...new Set(domains.map((d) => this.holders.get(d)).filter((p): p is Promise<unknown> => p !== undefined))];
+    const turn = Promise.all(before.map((p) => p.catch(() => undefined))).then(() => this.resolveNow(requests, dryRun));
+    for (const d of domains) this.holders.set(d, turn);
+    try {
+      return await turn;
+    } finally {
+      for (const d of domains) if (this.holders.get(d) === turn) this.holders.delete(d);
+    }
+  }
+
+  private async resolveNow(requests: readonly CompanyRequest[], dryRun: boolean): Promise<ResolvedCompanies> {
     const { cache, connectionId } = this.o;
     const byDomain = new Map<string, CompanyRequest>();
     for (const r of requests) if (!byDomain.has(r.domain)) byDomain.set(r.domain, r);

@@ -22,6 +22,9 @@ import { getRollingLimiter, type RollingLimiter, type RollingLimiterClock } from
 
 export type HubspotAppKind = 'privateApp' | 'oauthApp';
 
+/** New tokens tried for one call answered 401 before the 401 is the connection's problem. */
+const UNAUTHORIZED_RETRIES = 3;
+
 export interface ApiStats {
   /** `"<METHOD> <path template>"` → requests sent, retries included. */
   byEndpoint: Record<string, number>;
@@ -41,8 +44,9 @@ export interface HubspotApiOptions {
   /** Runs before every request is sent (the installed app refreshes an OAuth token close to expiry here). */
   beforeSend?: () => Promise<void>;
   /**
-   * An OAuth app's way out of a 401: a new access token now. The request that got the 401 is sent once
-   * more; a second 401 is the caller's AUTH_INVALID. Absent (private apps), a 401 is final.
+   * An OAuth app's way out of a 401: a new access token now, and the request that got the 401 is sent
+   * again (up to UNAUTHORIZED_RETRIES times; then the 401 is the caller's AUTH_INVALID). Absent (private
+   * apps), a 401 is final.
    */
   onUnauthorized?: () => Promise<void>;
 }
@@ -160,14 +164,17 @@ export class HubspotApi {
    */
   async call(endpoint: string, send: () => Promise<unknown>, options: { search?: boolean } = {}): Promise<unknown> {
     const refresh = this.options.onUnauthorized;
-    try {
-      return await this.attempt(endpoint, send, options);
-    } catch (err) {
-      // An access token can die before the expiry we were told (revoked, replaced, clocks apart): one new
-      // token and one more try. Only then is a 401 the connection's problem.
-      if (!refresh || !(err instanceof SyncError) || err.status !== 401) throw err;
-      await refresh();
-      return this.attempt(endpoint, send, options);
+    for (let refreshed = 0; ; refreshed += 1) {
+      try {
+        return await this.attempt(endpoint, send, options);
+      } catch (err) {
+        // An access token can die before the expiry we were told (revoked, replaced, clocks apart): a new
+        // token and one more try. With several requests in flight, the token a retry carries can be one
+        // another request's 401 already replaced, so a few tries; a refused refresh ends it at once, and
+        // after UNAUTHORIZED_RETRIES a 401 is the connection's problem.
+        if (!refresh || !(err instanceof SyncError) || err.status !== 401 || refreshed >= UNAUTHORIZED_RETRIES) throw err;
+        await refresh();
+      }
     }
   }
 

@@ -65,6 +65,7 @@ export class HubspotDestination implements CrmDestination {
   readonly name = 'hubspot' as const;
   readonly accountId: string;
   readonly batchSize: number;
+  readonly concurrency: number;
   readonly minIntentScore: number;
   /** Inputs per HubSpot batch call (the API maximum, 100). */
   private readonly apiBatch: number;
@@ -77,6 +78,8 @@ export class HubspotDestination implements CrmDestination {
   constructor(private readonly o: HubspotDestinationOptions) {
     this.accountId = o.accountId;
     this.batchSize = o.settings.peoplePerWrite;
+    // Twice the requests allowed in flight: while a batch plans or reads an answer, another's request takes the slot.
+    this.concurrency = 2 * o.settings.maxConcurrent;
     this.minIntentScore = o.settings.priority.minScore;
     this.apiBatch = o.settings.batchSize;
     this.contactProperties = [...new Set(['email', ...o.mapping.contact.map((e) => e.property)])];

@@ -14,6 +14,7 @@
 import type { Connection, QueryResult, Record as SfRecord } from 'jsforce';
 import { z } from 'zod';
 import { chunks } from '../../lib/chunks';
+import { settleAll } from '../../lib/settle-all';
 import type { RetrySettings } from '../../config';
 import { SyncError } from '../../lib/errors';
 import { withRetry } from '../../lib/retry';
@@ -130,26 +131,38 @@ export class SalesforceApi {
     return this.o.conn;
   }
 
-  /** One request (counted under `endpoint`), retried on transient failures. */
-  async call<T>(endpoint: string, send: () => Promise<T>, options: { timeout?: boolean } = {}): Promise<T> {
-    return withRetry(
-      () =>
-        this.limiter.schedule(async () => {
-          this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1;
-          try {
-            const ms = this.o.timeoutMs;
-            // jsforce's own timeout is process-wide (HTTP_TIMEOUT, 30 min): ours is per call. A call given up
-            // may still have been carried out; every write we send is keyed, so the retry is safe.
-            if (options.timeout === false || ms === undefined) return await send();
-            return await withTimeout(send(), ms, () => new SyncError('TIMEOUT', `Salesforce did not answer ${endpoint} within ${ms} ms`, { retryable: true }));
-          } catch (err) {
-            const error = classifySalesforceError(err, { endpoint, conn: this.o.conn });
-            if (error.code === 'RATE_LIMITED') this.stats.rateLimited += 1;
-            throw error;
-          }
-        }),
-      { settings: this.o.retry, ...(this.o.sleep && { sleep: this.o.sleep }) },
-    );
+  /**
+   * One request (counted under `endpoint`), retried on transient failures. `inSlot`: made inside `occupy`,
+   * whose slot it uses (it takes none of its own).
+   */
+  async call<T>(endpoint: string, send: () => Promise<T>, options: { timeout?: boolean; inSlot?: boolean } = {}): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1;
+      try {
+        const ms = this.o.timeoutMs;
+        // jsforce's own timeout is process-wide (HTTP_TIMEOUT, 30 min): ours is per call. A call given up
+        // may still have been carried out; every write we send is keyed, so the retry is safe.
+        if (options.timeout === false || ms === undefined) return await send();
+        return await withTimeout(send(), ms, () => new SyncError('TIMEOUT', `Salesforce did not answer ${endpoint} within ${ms} ms`, { retryable: true }));
+      } catch (err) {
+        const error = classifySalesforceError(err, { endpoint, conn: this.o.conn });
+        if (error.code === 'RATE_LIMITED') this.stats.rateLimited += 1;
+        throw error;
+      }
+    };
+    return withRetry(() => (options.inSlot === true ? attempt() : this.limiter.schedule(attempt)), {
+      settings: this.o.retry,
+      ...(this.o.sleep && { sleep: this.o.sleep }),
+    });
+  }
+
+  /**
+   * Runs `fn` in one of the `maxConcurrent` slots for as long as it lasts. A Bulk API 2.0 job keeps the org
+   * working between its requests, so the whole job counts as one request in flight; the calls it makes
+   * pass `{ inSlot: true }`.
+   */
+  occupy<T>(fn: () => Promise<T>): Promise<T> {
+    return this.limiter.schedule(fn);
   }
 
   /**
@@ -157,34 +170,35 @@ export class SalesforceApi {
    * (one API call for all of them), further pages fetched with queryMore. Records in query order.
    */
   async queryMany<T extends SfRecord>(queries: readonly string[], label: string): Promise<T[]> {
+    // The groups go out at once (the limiter caps requests in flight); records stay in query order.
+    const pages = await settleAll([...chunks(queries, QUERIES_PER_COMPOSITE)].map((group) => this.queryGroup<T>(group, label)));
+    return pages.flat();
+  }
+
+  private async queryGroup<T extends SfRecord>(group: readonly string[], label: string): Promise<T[]> {
     const conn = this.o.conn;
+    if (group.length === 1) return this.queryAll<T>(group[0] as string, `GET /query ${label}`);
     const out: T[] = [];
-    for (const group of chunks(queries, QUERIES_PER_COMPOSITE)) {
-      if (group.length === 1) {
-        out.push(...(await this.queryAll<T>(group[0] as string, `GET /query ${label}`)));
-        continue;
+    const base = `/services/data/v${conn.version}`;
+    const body = {
+      allOrNone: false,
+      compositeRequest: group.map((q, i) => ({ method: 'GET', url: `${base}/query?q=${encodeURIComponent(q)}`, referenceId: `q${i}` })),
+    };
+    const raw: unknown = await this.call(`POST /composite (queries: ${label})`, () =>
+      conn.request<unknown>({ method: 'POST', url: `${base}/composite`, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    );
+    const parsed = CompositeResponse.safeParse(raw);
+    if (!parsed.success) throw new SyncError('BAD_RESPONSE', `Salesforce's Composite answer (${label}) is not what its API documents.`);
+    for (const sub of parsed.data.compositeResponse) {
+      if (sub.httpStatusCode !== 200) {
+        const errors = SubrequestErrors.safeParse(sub.body);
+        const first = errors.success ? errors.data[0] : undefined;
+        const error = Object.assign(new Error(first?.message ?? `subrequest ${sub.referenceId} answered ${sub.httpStatusCode}`), { errorCode: first?.errorCode });
+        throw classifySalesforceError(error, { endpoint: `POST /composite (queries: ${label})`, conn });
       }
-      const base = `/services/data/v${conn.version}`;
-      const body = {
-        allOrNone: false,
-        compositeRequest: group.map((q, i) => ({ method: 'GET', url: `${base}/query?q=${encodeURIComponent(q)}`, referenceId: `q${i}` })),
-      };
-      const raw: unknown = await this.call(`POST /composite (queries: ${label})`, () =>
-        conn.request<unknown>({ method: 'POST', url: `${base}/composite`, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      );
-      const parsed = CompositeResponse.safeParse(raw);
-      if (!parsed.success) throw new SyncError('BAD_RESPONSE', `Salesforce's Composite answer (${label}) is not what its API documents.`);
-      for (const sub of parsed.data.compositeResponse) {
-        if (sub.httpStatusCode !== 200) {
-          const errors = SubrequestErrors.safeParse(sub.body);
-          const first = errors.success ? errors.data[0] : undefined;
-          const error = Object.assign(new Error(first?.message ?? `subrequest ${sub.referenceId} answered ${sub.httpStatusCode}`), { errorCode: first?.errorCode });
-          throw classifySalesforceError(error, { endpoint: `POST /composite (queries: ${label})`, conn });
-        }
-        const page = QueryPage.safeParse(sub.body);
-        if (!page.success) throw new SyncError('BAD_RESPONSE', `Salesforce's query answer (${label}) is not what its API documents.`);
-        out.push(...(page.data.records as T[]), ...(await this.rest<T>(page.data, `GET /query ${label}More`)));
-      }
+      const page = QueryPage.safeParse(sub.body);
+      if (!page.success) throw new SyncError('BAD_RESPONSE', `Salesforce's query answer (${label}) is not what its API documents.`);
+      out.push(...(page.data.records as T[]), ...(await this.rest<T>(page.data, `GET /query ${label}More`)));
     }
     return out;
   }

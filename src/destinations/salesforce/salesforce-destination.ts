@@ -24,6 +24,7 @@ import { z } from 'zod';
 import type { SalesforceSettings } from '../../config';
 import { SyncError } from '../../lib/errors';
 import { chunks } from '../../lib/chunks';
+import { settleAll } from '../../lib/settle-all';
 import type { Logger } from '../../lib/logger';
 import { applyPolicy, type FieldChange } from '../../mapping/apply-policy';
 import type { Mapping, MappingEntry } from '../../mapping/mapping-schema';
@@ -94,12 +95,15 @@ export class SalesforceDestination implements CrmDestination {
   readonly name = 'salesforce' as const;
   readonly accountId: string;
   readonly batchSize: number;
+  readonly concurrency: number;
   readonly minIntentScore: number;
   private priorityValues: { high?: string; medium?: string; low?: string } = {};
 
   constructor(private readonly o: SalesforceDestinationOptions) {
     this.accountId = o.orgId;
     this.batchSize = o.settings.peoplePerWrite;
+    // Twice the requests allowed in flight: while a batch plans or reads an answer, another's request takes the slot.
+    this.concurrency = 2 * o.settings.maxConcurrent;
     this.minIntentScore = o.settings.priority.minScore;
   }
 
@@ -260,47 +264,54 @@ export class SalesforceDestination implements CrmDestination {
     return { allOrNone: false, ...(this.o.settings.allowSaveOnDuplicates && { headers: { 'Sforce-Duplicate-Rule-Header': 'allowSave=true' } }) };
   }
 
+  /**
+   * The three groups (Contacts by Id, Leads by Id, new Leads on the external id) touch different records, so
+   * they go out at once, and so do their Collections calls; the API caps requests in flight.
+   */
   private async write(writes: readonly Write[], outcomes: Map<string, WriteOutcome>): Promise<void> {
     const groups: Array<{ object: SfObject; kind: 'update' | 'upsert'; items: Write[] }> = [
       { object: 'Contact', kind: 'update', items: writes.filter((w) => w.object === 'Contact' && w.id !== null) },
       { object: 'Lead', kind: 'update', items: writes.filter((w) => w.object === 'Lead' && w.id !== null) },
       { object: 'Lead', kind: 'upsert', items: writes.filter((w) => w.object === 'Lead' && w.id === null) },
     ];
-    for (const group of groups) {
-      let pending = group.items;
-      if (pending.length >= this.o.settings.bulkThreshold) {
-        // Bulk API 2.0; rows it reports locked go on through Collections below.
-        pending = await this.bulk(group.object, group.kind, pending, outcomes);
-      }
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        const locked: Write[] = [];
-        for (const part of chunks(pending, this.o.settings.collectionSize)) {
-          const results = await this.send(group.object, group.kind, part);
-          part.forEach((w, i) => {
-            const r = results[i];
-            const outcome = outcomes.get(w.planned.key);
-            if (!outcome || !isWritten(outcome)) return;
-            if (r?.success) {
-              outcome.crmRecordId = r.id ?? w.id;
-              if (group.kind === 'upsert' && 'created' in r && r.created === false) outcome.kind = 'updated';
-              return;
-            }
-            const { code, message } = recordErrorText((r?.errors ?? []));
-            if (code === 'UNABLE_TO_LOCK_ROW' && attempt < this.o.settings.retry.maxAttempts) {
-              locked.push(w);
-              return;
-            }
-            outcomes.set(w.planned.key, {
-              kind: 'failed',
-              key: w.planned.key,
-              code: 'CRM_RECORD_REJECTED',
-              message: r ? message : 'Salesforce returned no result for this record',
-              retryable: !r || code === 'UNABLE_TO_LOCK_ROW',
-            });
+    await settleAll(groups.map((group) => this.writeGroup(group.object, group.kind, group.items, outcomes)));
+  }
+
+  private async writeGroup(object: SfObject, kind: 'update' | 'upsert', items: Write[], outcomes: Map<string, WriteOutcome>): Promise<void> {
+    let pending = items;
+    if (pending.length >= this.o.settings.bulkThreshold) {
+      // Bulk API 2.0; rows it reports locked go on through Collections below.
+      pending = await this.bulk(object, kind, pending, outcomes);
+    }
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const locked: Write[] = [];
+      const sendPart = async (part: Write[]): Promise<void> => {
+        const results = await this.send(object, kind, part);
+        part.forEach((w, i) => {
+          const r = results[i];
+          const outcome = outcomes.get(w.planned.key);
+          if (!outcome || !isWritten(outcome)) return;
+          if (r?.success) {
+            outcome.crmRecordId = r.id ?? w.id;
+            if (kind === 'upsert' && 'created' in r && r.created === false) outcome.kind = 'updated';
+            return;
+          }
+          const { code, message } = recordErrorText(r?.errors ?? []);
+          if (code === 'UNABLE_TO_LOCK_ROW' && attempt < this.o.settings.retry.maxAttempts) {
+            locked.push(w);
+            return;
+          }
+          outcomes.set(w.planned.key, {
+            kind: 'failed',
+            key: w.planned.key,
+            code: 'CRM_RECORD_REJECTED',
+            message: r ? message : 'Salesforce returned no result for this record',
+            retryable: !r || code === 'UNABLE_TO_LOCK_ROW',
           });
-        }
-        pending = locked;
-      }
+        });
+      };
+      await settleAll([...chunks(pending, this.o.settings.collectionSize)].map(sendPart));
+      pending = locked;
     }
   }
 
@@ -318,18 +329,23 @@ export class SalesforceDestination implements CrmDestination {
     const cell = (v: string | undefined): string => (v === undefined ? '' : /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
     const csv = [columns.join(','), ...rows.map((r) => columns.map((c) => cell((r as Record<string, string>)[c])).join(','))].join('\n') + '\n';
     const endpoint = `Bulk API 2.0 ${object} ${kind}`;
-    const job = await this.startBulkJob(object, kind, csv, endpoint);
-    // poll() makes one GET per interval; each 'inProgress' event is one more of them.
-    const pollEndpoint = `GET /jobs/ingest/{id} (${endpoint})`;
-    job.on('inProgress', () => {
-      api.stats.byEndpoint[pollEndpoint] = (api.stats.byEndpoint[pollEndpoint] ?? 0) + 1;
+    // The whole job holds one of the maxConcurrent slots: the org works on it between our requests.
+    const results = await api.occupy(async () => {
+      const job = await this.startBulkJob(object, kind, csv, endpoint);
+      // poll() makes one GET per interval; each 'inProgress' event is one more of them.
+      const pollEndpoint = `GET /jobs/ingest/{id} (${endpoint})`;
+      job.on('inProgress', () => {
+        api.stats.byEndpoint[pollEndpoint] = (api.stats.byEndpoint[pollEndpoint] ?? 0) + 1;
+      });
+      // The poll lasts as long as the job (bulkPollTimeoutMs), not one request: no per-call timeout.
+      await api.call(pollEndpoint, () => job.poll(settings.bulkPollIntervalMs, settings.bulkPollTimeoutMs), { timeout: false, inSlot: true });
+      // One GET at a time (jsforce's getAllResults sends three at once, past the job's one slot). Rows in
+      // neither answer are the unprocessed ones (below), so that third GET is not needed.
+      const resultsEndpoint = `GET /jobs/ingest/{id}/results (${endpoint})`;
+      const successfulResults = await api.call(resultsEndpoint, () => job.getSuccessfulResults(), { inSlot: true });
+      const failedResults = await api.call(resultsEndpoint, () => job.getFailedResults(), { inSlot: true });
+      return { successfulResults, failedResults };
     });
-    // The poll lasts as long as the job (bulkPollTimeoutMs), not one request: no per-call timeout.
-    await api.call(pollEndpoint, () => job.poll(settings.bulkPollIntervalMs, settings.bulkPollTimeoutMs), { timeout: false });
-    const resultsEndpoint = `GET /jobs/ingest/{id}/results (${endpoint})`;
-    const results = await api.call(resultsEndpoint, () => job.getAllResults());
-    // getAllResults is three GETs (successful, failed, unprocessed): count the two the call did not.
-    api.stats.byEndpoint[resultsEndpoint] = (api.stats.byEndpoint[resultsEndpoint] ?? 0) + 2;
     const byKey = new Map(writes.map((w) => [kind === 'update' ? (w.id as string) : (w.properties[HASH_FIELD] ?? w.planned.key), w]));
     const keyOf = (r: Record<string, unknown>): string => (kind === 'update' ? (str(r.Id) ?? str(r.sf__Id) ?? '') : (str(r[HASH_FIELD]) ?? ''));
     const seen = new Set<string>();
@@ -359,7 +375,7 @@ export class SalesforceDestination implements CrmDestination {
   }
 
   /**
-   * Opens a Bulk 2.0 ingest job, uploads the CSV and closes it. A step Salesforce carried out but whose answer
+   * Opens a Bulk 2.0 ingest job, uploads the CSV and closes it (inside the job's slot: see bulk). A step Salesforce carried out but whose answer
    * was lost (a dropped connection, a timeout) cannot be sent again to the same job: Salesforce refuses a
    * second upload, or a close of a closed job, with INVALIDJOBSTATE. Then the job is aborted (best effort)
    * and the rows go in a new one; they are upserts on the external id or updates by Id, so a job that did go
@@ -370,14 +386,14 @@ export class SalesforceDestination implements CrmDestination {
     for (let attempt = 1; ; attempt += 1) {
       const job = api.conn.bulk2.createJob({ object, operation: kind, ...(kind === 'upsert' && { externalIdFieldName: HASH_FIELD }), lineEnding: 'LF' });
       try {
-        await api.call(`POST /jobs/ingest (${endpoint})`, () => job.open());
-        await api.call(`PUT /jobs/ingest/{id}/batches (${endpoint})`, () => job.uploadData(csv));
-        await api.call(`PATCH /jobs/ingest/{id} (${endpoint})`, () => job.close());
+        await api.call(`POST /jobs/ingest (${endpoint})`, () => job.open(), { inSlot: true });
+        await api.call(`PUT /jobs/ingest/{id}/batches (${endpoint})`, () => job.uploadData(csv), { inSlot: true });
+        await api.call(`PATCH /jobs/ingest/{id} (${endpoint})`, () => job.close(), { inSlot: true });
         return job;
       } catch (err) {
         if (attempt >= BULK_JOB_ATTEMPTS || !(err instanceof SyncError) || !/INVALIDJOBSTATE/.test(err.message)) throw err;
         this.o.logger?.warn('a Bulk API 2.0 job step was refused after an answer was lost; starting a new job with the same rows', { object, kind, attempt });
-        if (job.id !== undefined) await api.call(`PATCH /jobs/ingest/{id} abort (${endpoint})`, () => job.abort()).catch(() => undefined);
+        if (job.id !== undefined) await api.call(`PATCH /jobs/ingest/{id} abort (${endpoint})`, () => job.abort(), { inSlot: true }).catch(() => undefined);
       }
     }
   }
