@@ -160,6 +160,16 @@ export function seededWriteNumber(rng: Random, uninterruptedWrites: number, prog
   return rng.int(1, Math.max(1, Math.floor((uninterruptedWrites * left) / 2)));
 }
 
+/**
+ * Whether the kill points left can still be met. Once every person is recorded, only the deal phase is
+ * left, and the killed process may have applied all of its writes (write groups run at once, so this can
+ * happen before the last planned point): a resumed sync then writes nothing, and the loop ends there; the
+ * last sync still resumes that sync run and the final state is compared as usual.
+ */
+export function killPointsLeft(progress: SyncRunProgress): boolean {
+  return !progress.allRecorded;
+}
+
 /** Counts the CRM write requests a sandbox receives while it runs (until the returned function is called). */
 export function countWrites(crm: KillTarget['crm'], writeRoutes: readonly string[]): () => number {
   let n = 0;
