@@ -30,6 +30,7 @@ import { isWritten, NOT_IN_CRM, type BatchResult, type CrmDestination, type Pers
 import { ingestCsv } from '../ingest/ingest-csv';
 import type { IntentPerson, QuarantinedRow } from '../ingest/types';
 import { describeError, FixInputFileError, SyncError } from '../lib/errors';
+import { KeyTurns } from '../lib/key-turns';
 import { scrubText, type Logger } from '../lib/logger';
 import type { FieldChange } from '../mapping/apply-policy';
 import { fingerprintPayload } from '../mapping/fingerprint';
@@ -357,27 +358,23 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   let writeSize = destination.batchSize;
   const maxInFlight = dryRun ? 1 : Math.max(1, destination.concurrency ?? 1);
   const inFlight = new Set<Promise<void>>();
-  const holders = new Map<string, Promise<void>>();
+  const byAddress = new KeyTurns();
   let writeError: { error: unknown } | undefined;
   const dispatch = (batch: PlannedPerson[]): void => {
-    const addresses = [...new Set(batch.flatMap((p) => p.person.emails.map((e) => e.address)))];
-    const before = [...new Set(addresses.map((a) => holders.get(a)).filter((t): t is Promise<void> => t !== undefined))];
-    const task = (async (): Promise<void> => {
-      await Promise.all(before);
-      // An earlier batch stopped the sync: this one is left for the next sync, like the batches not yet formed.
-      if (writeError !== undefined) return;
-      const result = await destination.writeBatch(batch, { dryRun, intentAt: source.context.intentAt });
-      applyOutcomes(batch, result);
-      await commitInTurn();
-    })().catch((error: unknown) => {
-      writeError ??= { error };
-    });
-    for (const a of addresses) holders.set(a, task);
+    const addresses = batch.flatMap((p) => p.person.emails.map((e) => e.address));
+    const task = byAddress
+      .run(addresses, async () => {
+        // An earlier batch stopped the sync: this one is left for the next sync, like the batches not yet formed.
+        if (writeError !== undefined) return;
+        const result = await destination.writeBatch(batch, { dryRun, intentAt: source.context.intentAt });
+        applyOutcomes(batch, result);
+        await commitInTurn();
+      })
+      .catch((error: unknown) => {
+        writeError ??= { error };
+      });
     inFlight.add(task);
-    void task.then(() => {
-      inFlight.delete(task);
-      for (const a of addresses) if (holders.get(a) === task) holders.delete(a);
-    });
+    void task.then(() => inFlight.delete(task));
   };
   /** Waits for every batch in flight to be written and recorded (their tasks never reject). */
   const drain = async (): Promise<void> => {

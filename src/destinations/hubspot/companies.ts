@@ -19,6 +19,7 @@ import { applyPolicy } from '../../mapping/apply-policy';
 import type { Mapping } from '../../mapping/mapping-schema';
 import type { CompanyCache } from '../../store/company-cache';
 import { chunks } from '../../lib/chunks';
+import { KeyTurns } from '../../lib/key-turns';
 import type { Logger } from '../../lib/logger';
 import type { HubspotApi } from './hubspot-api';
 import { BatchObjectsResponse, BatchUpsertResponse, parseBody, PERMANENT_CATEGORIES, SearchResponse, type SimpleObject } from './schemas';
@@ -78,8 +79,8 @@ export class CompanyResolver {
   /** Company id → its values as this sync last saw or wrote them (so a company is read at most once a sync). */
   private readonly known = new Map<string, SimpleObject['properties']>();
 
-  /** Domain → the resolve (of a batch in flight) that holds it. */
-  private readonly holders = new Map<string, Promise<unknown>>();
+  /** Resolves of batches in flight, one at a time per domain. */
+  private readonly byDomain = new KeyTurns();
 
   constructor(private readonly o: CompanyResolverOptions) {}
 
@@ -88,15 +89,10 @@ export class CompanyResolver {
    * the company the earlier one matched or created (in the cache) instead of searching and creating again.
    */
   async resolve(requests: readonly CompanyRequest[], dryRun: boolean): Promise<ResolvedCompanies> {
-    const domains = [...new Set(requests.map((r) => r.domain))];
-    const before = [...new Set(domains.map((d) => this.holders.get(d)).filter((p): p is Promise<unknown> => p !== undefined))];
-    const turn = Promise.all(before.map((p) => p.catch(() => undefined))).then(() => this.resolveNow(requests, dryRun));
-    for (const d of domains) this.holders.set(d, turn);
-    try {
-      return await turn;
-    } finally {
-      for (const d of domains) if (this.holders.get(d) === turn) this.holders.delete(d);
-    }
+    return this.byDomain.run(
+      requests.map((r) => r.domain),
+      () => this.resolveNow(requests, dryRun),
+    );
   }
 
   private async resolveNow(requests: readonly CompanyRequest[], dryRun: boolean): Promise<ResolvedCompanies> {
