@@ -29,13 +29,19 @@
  *
  * Latency: a sandbox that answers at once would measure orbit-sync's own CPU, not how it uses the limit.
  * Both sandboxes answer after a latency, scaled like the limits (every duration divided by the factor the
- * limit is raised by), so the measured ratio is the one a sync at the real limits would see. The real
- * durations are assumptions ([INFER]: the reference notes have no measured latencies), stated at each
- * constant below.
+ * limit is raised by), so the measured ratio is the one a sync at the real limits would see. Salesforce's
+ * limit (maxConcurrent) is not raised, so its durations are the real ones: scaling them down too (÷3, until
+ * this was measured) made this process's CPU — the sandbox's included, which a real org spends on its own
+ * machines — a third of the phase, and measured that instead. The real durations are assumptions ([INFER]:
+ * the reference notes have no measured latencies), stated at each constant below.
+ *
+ * `BENCH_UTILIZATION=salesforceBulk,…` measures only the named parts (hubspot, salesforceBulk,
+ * salesforceCollections); `BENCH_TIMELINE=1` prints Salesforce's slots in use per half second and each
+ * Bulk job's requests and processing.
  */
 import path from 'node:path';
 import type { SyncSummary } from '../src/sync/run-sync';
-import { check, collect, type Check } from './checks';
+import { check, collect, type Check, type Measured } from './checks';
 import { loadConfig } from '../src/config';
 import type { LatencyModel } from '../src/sandbox/latency';
 import { benchDir, InFlightTracker, meanOpen, requestsBetween, round, startHubspotBench, startSalesforceBench, union, watchPhases, writeRun, type CrmBench, type PhaseSnapshots, type RunSpec } from './crm';
@@ -47,12 +53,10 @@ const HUBSPOT_PER_10S = 400;
 const HUBSPOT_SCALE = HUBSPOT_PER_10S / 110;
 /** [INFER] HubSpot answers a call in ~180 ms plus ~1 ms per batch input; scaled. */
 const HUBSPOT_LATENCY: LatencyModel = { baseMs: 180 / HUBSPOT_SCALE, perRecordMs: 1 / HUBSPOT_SCALE };
-/** Salesforce's durations are divided by this (its concurrency cap stays maxConcurrent; only time is scaled). */
-const SALESFORCE_SCALE = 3;
 /** [INFER] Salesforce answers a call in ~300 ms plus ~1 ms per record (a Collections record, a Composite subrequest, a Bulk CSV row). */
-const SALESFORCE_LATENCY: LatencyModel = { baseMs: 300 / SALESFORCE_SCALE, perRecordMs: 1 / SALESFORCE_SCALE };
-/** [INFER] Bulk API 2.0 processes ~2,000 rows a second; scaled. */
-const SALESFORCE_BULK_ROWS_PER_S = 2_000 * SALESFORCE_SCALE;
+const SALESFORCE_LATENCY: LatencyModel = { baseMs: 300, perRecordMs: 1 };
+/** [INFER] Bulk API 2.0 processes ~2,000 rows a second. */
+const SALESFORCE_BULK_ROWS_PER_S = 2_000;
 const WINDOW_MS = 10_000;
 /** The org's daily allocation, out of the way (the sandbox's default is 15,000). */
 const DAILY_API_LIMIT = 1_000_000;
@@ -153,16 +157,17 @@ function slotsInUse(tracker: InFlightTracker, jobs: ReadonlyArray<{ id: string; 
       line.push(`${((t - from) / 1000).toFixed(1)}:${meanOpen(others, t, e).toFixed(1)}+${j.toFixed(1)}`);
     }
     console.log(line.join(' '));
+    for (const [id, intervals] of byJob) {
+      const spans = [...intervals].sort((a, b) => a.start - b.start).map((i) => `${((i.start - from) / 1000).toFixed(1)}–${((i.end - from) / 1000).toFixed(1)}`);
+      console.log(`  Bulk job …${id.slice(-6)}: processing ${spans[0] ?? ''}; requests ${spans.slice(1).join(' ')}`);
+    }
   }
   return { slots: meanOpen(others, from, to) + jobSlots, jobSlots };
 }
 
 async function salesforceUtilization(file: string, mode: 'bulk' | 'collections'): Promise<{ result: Record<string, unknown>; checks: Check[] }> {
-  const settings = {
-    // The poll interval is a duration too: scaled with the rest (2,000 ms ÷ SALESFORCE_SCALE).
-    bulkPollIntervalMs: Math.round(2_000 / SALESFORCE_SCALE),
-    ...(mode === 'collections' && { bulkThreshold: Number.MAX_SAFE_INTEGER }),
-  };
+  // The default poll interval (salesforce.bulkPollIntervalMs): nothing is scaled.
+  const settings = mode === 'collections' ? { bulkThreshold: Number.MAX_SAFE_INTEGER } : {};
   const maxConcurrent = loadConfig({ LOG_LEVEL: 'silent' }).salesforce.maxConcurrent;
   const bench = await startSalesforceBench({
     spec: SPEC,
@@ -181,7 +186,7 @@ async function salesforceUtilization(file: string, mode: 'bulk' | 'collections')
       maxConcurrent,
       latency: SALESFORCE_LATENCY,
       bulkRowsPerS: SALESFORCE_BULK_ROWS_PER_S,
-      bulkPollIntervalMs: settings.bulkPollIntervalMs,
+      bulkPollIntervalMs: bench.config.salesforce.bulkPollIntervalMs,
       syncS: round(p.summary.durationMs / 1000, 1),
       writePhaseS: round(p.writeMs / 1000, 1),
       writePhaseRequests: requestsBetween(writing, prioritizing),
@@ -218,11 +223,15 @@ export async function benchUtilization(): Promise<Record<string, unknown>> {
   try {
     const file = path.join(dir, 'run.csv');
     await writeRun(file, SPEC);
-    return await collect({ rows: SPEC.rows }, [
+    const parts: ReadonlyArray<readonly [string, () => Promise<Measured>]> = [
       ['hubspot', () => hubspotUtilization(file)],
       ['salesforceBulk', () => salesforceUtilization(file, 'bulk')],
       ['salesforceCollections', () => salesforceUtilization(file, 'collections')],
-    ]);
+    ];
+    const only = process.env.BENCH_UTILIZATION?.split(',').map((n) => n.trim());
+    const unknown = only?.filter((n) => !parts.some(([name]) => name === n)) ?? [];
+    if (unknown.length > 0) throw new Error(`BENCH_UTILIZATION names ${unknown.join(', ')}; the parts are ${parts.map(([n]) => n).join(', ')}`);
+    return await collect({ rows: SPEC.rows, ...(only && { partial: true }) }, only ? parts.filter(([name]) => only.includes(name)) : parts);
   } finally {
     remove();
   }

@@ -234,6 +234,44 @@ describe('sync into Salesforce (sandbox org)', () => {
   });
 });
 
+describe('a Bulk API 2.0 job that does not finish', () => {
+  it('is aborted after bulkPollTimeoutMs; its people are kept as failed with the reason, the rest are written, and the next sync writes them', async () => {
+    // Each processing step takes 1.5 s: no job is done within the 1-s poll timeout.
+    const sb = await startSalesforceSandbox({ bulkProcessingMs: 1500 });
+    const store = await openStore(':memory:');
+    try {
+      const rows: Row[] = Array.from({ length: 2030 }, (_, i) => ({ email: `slow.${i}@firm-${i % 20}.test`, firstName: `s${i}`, company: `Firm ${i % 20}`, domain: `firm-${i % 20}.test`, score: 50 }));
+      sb.seedContacts(rows.slice(0, 30).map((r, i) => ({ fields: { LastName: `Known${i}`, Email: r.email } })));
+      const file = writeCsv(tmpDir(), 'sf-slow-bulk.csv', rows);
+      const config = sfConfig(sb);
+      Object.assign(config.salesforce, { bulkPollIntervalMs: 100, bulkPollTimeoutMs: 1000 });
+      const sync = async (): Promise<SyncSummary> => {
+        const target = await openSalesforceTarget(config, store);
+        return runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file } });
+      };
+
+      const first = await sync();
+      // The 30 Contacts went through sObject Collections; the 2,000 new Leads were one Bulk job, aborted.
+      expect(first).toMatchObject({ status: 'partial', updated: 30, created: 0, failed: 2000 });
+      expect(sb.bulkJobs().map((j) => j.state)).toEqual(['Aborted']);
+      expect(sb.list('Lead')).toHaveLength(0);
+      const errors = await store.db.selectFrom('record_errors').selectAll().where('sync_run_id', '=', first.syncRunId ?? '').execute();
+      expect(errors).toHaveLength(2000);
+      expect(new Set(errors.map((e) => `${e.code} ${e.retryable}`))).toEqual(new Set(['CRM_BATCH_FAILED 1']));
+      expect(errors[0]?.crm_message).toContain("still processing this record's job after 1 s");
+      expect(errors[0]?.crm_message).toContain('salesforce.bulkPollTimeoutMs');
+
+      config.salesforce.bulkPollTimeoutMs = 60_000;
+      const second = await sync();
+      expect(second).toMatchObject({ status: 'succeeded', created: 2000, failed: 0 });
+      expect(sb.list('Lead')).toHaveLength(2000);
+    } finally {
+      await store.close();
+      await sb.close();
+    }
+  });
+});
+
 describe('Salesforce API economy', () => {
   it('below the bulk threshold, a new run costs ≤ 3 calls (lookups + writes) per 200 changed people', async () => {
     const sb = await startSalesforceSandbox();

@@ -19,7 +19,7 @@ import type { RetrySettings } from '../../config';
 import { SyncError } from '../../lib/errors';
 import { withRetry } from '../../lib/retry';
 import { withTimeout } from '../../lib/with-timeout';
-import { RollingLimiter } from '../../lib/rolling-limiter';
+import { SlotPool } from '../../lib/slot-pool';
 import type { ApiStats } from '../hubspot/hubspot-api';
 
 export interface SalesforceApiOptions {
@@ -118,13 +118,20 @@ const CompositeResponse = z.looseObject({
 const QueryPage = z.looseObject({ done: z.boolean(), records: z.array(z.looseObject({})), nextRecordsUrl: z.string().optional() });
 const SubrequestErrors = z.array(z.looseObject({ errorCode: z.string().optional(), message: z.string().optional() }));
 
+/**
+ * A Bulk job, the longest piece of work of a sync, gets a free slot before the calls waiting for one, so
+ * the short calls fill the slots at the end of a run instead of a job running alone there (longest first).
+ */
+const JOB_PRIORITY = 0;
+const CALL_PRIORITY = 1;
+
 export class SalesforceApi {
   readonly stats: ApiStats = { byEndpoint: {}, rateLimited: 0 };
-  private readonly limiter: RollingLimiter;
+  private readonly slots: SlotPool;
 
   constructor(private readonly o: SalesforceApiOptions) {
     // Salesforce has no per-second budget; it caps long concurrent requests (25 per org). Requests in flight are capped.
-    this.limiter = new RollingLimiter({ max: Number.MAX_SAFE_INTEGER, intervalMs: 1000, maxConcurrent: o.maxConcurrent });
+    this.slots = new SlotPool(o.maxConcurrent);
   }
 
   get conn(): Connection {
@@ -150,7 +157,7 @@ export class SalesforceApi {
         throw error;
       }
     };
-    return withRetry(() => (options.inSlot === true ? attempt() : this.limiter.schedule(attempt)), {
+    return withRetry(() => (options.inSlot === true ? attempt() : this.slots.run(attempt, CALL_PRIORITY)), {
       settings: this.o.retry,
       ...(this.o.sleep && { sleep: this.o.sleep }),
     });
@@ -159,10 +166,10 @@ export class SalesforceApi {
   /**
    * Runs `fn` in one of the `maxConcurrent` slots for as long as it lasts. A Bulk API 2.0 job keeps the org
    * working between its requests, so the whole job counts as one request in flight; the calls it makes
-   * pass `{ inSlot: true }`.
+   * pass `{ inSlot: true }`. A job is given a free slot before the calls waiting for one: see JOB_PRIORITY.
    */
   occupy<T>(fn: () => Promise<T>): Promise<T> {
-    return this.limiter.schedule(fn);
+    return this.slots.run(fn, JOB_PRIORITY);
   }
 
   /**
@@ -170,7 +177,7 @@ export class SalesforceApi {
    * (one API call for all of them), further pages fetched with queryMore. Records in query order.
    */
   async queryMany<T extends SfRecord>(queries: readonly string[], label: string): Promise<T[]> {
-    // The groups go out at once (the limiter caps requests in flight); records stay in query order.
+    // The groups go out at once (the slot pool caps requests in flight); records stay in query order.
     const pages = await settleAll([...chunks(queries, QUERIES_PER_COMPOSITE)].map((group) => this.queryGroup<T>(group, label)));
     return pages.flat();
   }

@@ -30,7 +30,8 @@ import { applyPolicy, type FieldChange } from '../../mapping/apply-policy';
 import type { Mapping, MappingEntry } from '../../mapping/mapping-schema';
 import { TOPIC_SEPARATOR } from '../../mapping/map-person';
 import { isWritten, notInCrm, type BatchResult, type CreatePolicy, type CrmDestination, type DealChange, type PersonIntent, type PlannedPerson, type PrioritizeResult, type WriteOptions, type WriteOutcome } from '../destination';
-import type { SalesforceApi } from './salesforce-api';
+import { classifySalesforceError, type SalesforceApi } from './salesforce-api';
+import { BulkPace } from './bulk-pace';
 import { inQueries } from './soql';
 
 export const HASH_FIELD = 'Leadpipe_Hashed_Email__c';
@@ -51,6 +52,9 @@ export interface SalesforceDestinationOptions {
 }
 
 type SfObject = 'Contact' | 'Lead';
+type BulkJob = ReturnType<SalesforceApi['conn']['bulk2']['createJob']>;
+/** GET /jobs/ingest/{id}: what the poll reads. */
+const JobInfo = z.looseObject({ state: z.string(), errorMessage: z.string().optional() });
 
 interface Target {
   object: SfObject;
@@ -98,6 +102,7 @@ export class SalesforceDestination implements CrmDestination {
   readonly concurrency: number;
   readonly minIntentScore: number;
   private priorityValues: { high?: string; medium?: string; low?: string } = {};
+  private readonly pace: BulkPace;
 
   constructor(private readonly o: SalesforceDestinationOptions) {
     this.accountId = o.orgId;
@@ -105,6 +110,7 @@ export class SalesforceDestination implements CrmDestination {
     // Twice the requests allowed in flight: while a batch plans or reads an answer, another's request takes the slot.
     this.concurrency = 2 * o.settings.maxConcurrent;
     this.minIntentScore = o.settings.priority.minScore;
+    this.pace = new BulkPace(o.settings.bulkPollIntervalMs);
   }
 
   get stats(): SalesforceApi['stats'] {
@@ -332,13 +338,7 @@ export class SalesforceDestination implements CrmDestination {
     // The whole job holds one of the maxConcurrent slots: the org works on it between our requests.
     const results = await api.occupy(async () => {
       const job = await this.startBulkJob(object, kind, csv, endpoint);
-      // poll() makes one GET per interval; each 'inProgress' event is one more of them.
-      const pollEndpoint = `GET /jobs/ingest/{id} (${endpoint})`;
-      job.on('inProgress', () => {
-        api.stats.byEndpoint[pollEndpoint] = (api.stats.byEndpoint[pollEndpoint] ?? 0) + 1;
-      });
-      // The poll lasts as long as the job (bulkPollTimeoutMs), not one request: no per-call timeout.
-      await api.call(pollEndpoint, () => job.poll(settings.bulkPollIntervalMs, settings.bulkPollTimeoutMs), { timeout: false, inSlot: true });
+      if ((await this.waitForJob(job, object, kind, rows.length, endpoint)) === 'timeout') return undefined;
       // One GET at a time (jsforce's getAllResults sends three at once, past the job's one slot). Rows in
       // neither answer are the unprocessed ones (below), so that third GET is not needed.
       const resultsEndpoint = `GET /jobs/ingest/{id}/results (${endpoint})`;
@@ -346,6 +346,15 @@ export class SalesforceDestination implements CrmDestination {
       const failedResults = await api.call(resultsEndpoint, () => job.getFailedResults(), { inSlot: true });
       return { successfulResults, failedResults };
     });
+    if (results === undefined) {
+      const ms = settings.bulkPollTimeoutMs;
+      const after = ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+      const message = `Bulk API 2.0 was still processing this record's job after ${after} (salesforce.bulkPollTimeoutMs); orbit-sync asked Salesforce to abort the job, and the next sync writes the record again`;
+      for (const w of writes) {
+        outcomes.set(w.planned.key, { kind: 'failed', key: w.planned.key, code: 'CRM_BATCH_FAILED', message, retryable: true });
+      }
+      return [];
+    }
     const byKey = new Map(writes.map((w) => [kind === 'update' ? (w.id as string) : (w.properties[HASH_FIELD] ?? w.planned.key), w]));
     const keyOf = (r: Record<string, unknown>): string => (kind === 'update' ? (str(r.Id) ?? str(r.sf__Id) ?? '') : (str(r[HASH_FIELD]) ?? ''));
     const seen = new Set<string>();
@@ -375,13 +384,49 @@ export class SalesforceDestination implements CrmDestination {
   }
 
   /**
+   * Polls a closed job until Salesforce is done with it, at the pace BulkPace sets (our own loop: jsforce's
+   * `poll` asks at a fixed interval). A job still processing after `bulkPollTimeoutMs` is aborted (best
+   * effort: a late finish would write values older than the next sync's) and 'timeout' returned; a job that
+   * Failed or was Aborted throws, as jsforce's poll does.
+   */
+  private async waitForJob(job: BulkJob, object: SfObject, kind: 'update' | 'upsert', rows: number, endpoint: string): Promise<'done' | 'timeout'> {
+    const { api, settings } = this.o;
+    const pollEndpoint = `GET /jobs/ingest/{id} (${endpoint})`;
+    const closedAt = Date.now();
+    const pace = this.pace.job(`${object} ${kind}`, rows, closedAt);
+    for (;;) {
+      const wait = pace.next(Date.now());
+      if (Date.now() + wait - closedAt > settings.bulkPollTimeoutMs) {
+        this.o.logger?.warn('a Bulk API 2.0 job is still processing after salesforce.bulkPollTimeoutMs; aborting it', { object, kind, rows, jobId: job.id });
+        await api.call(`PATCH /jobs/ingest/{id} abort (${endpoint})`, () => job.abort(), { inSlot: true }).catch(() => undefined);
+        return 'timeout';
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      const sentAt = Date.now();
+      const raw: unknown = await api.call(pollEndpoint, () => job.check(), { inSlot: true });
+      const info = JobInfo.safeParse(raw);
+      if (!info.success) throw new SyncError('BAD_RESPONSE', `Salesforce's answer to ${pollEndpoint} is not what its API documents.`);
+      const { state, errorMessage } = info.data;
+      if (state === 'JobComplete') {
+        pace.done(Date.now());
+        return 'done';
+      }
+      if (state === 'Failed' || state === 'Aborted') {
+        const why = state === 'Failed' ? `Ingest job failed to complete due to: ${errorMessage ?? 'no reason given'}` : 'Job has been aborted';
+        throw classifySalesforceError(new Error(why), { endpoint: pollEndpoint, conn: api.conn });
+      }
+      pace.stillRunning(sentAt);
+    }
+  }
+
+  /**
    * Opens a Bulk 2.0 ingest job, uploads the CSV and closes it (inside the job's slot: see bulk). A step Salesforce carried out but whose answer
    * was lost (a dropped connection, a timeout) cannot be sent again to the same job: Salesforce refuses a
    * second upload, or a close of a closed job, with INVALIDJOBSTATE. Then the job is aborted (best effort)
    * and the rows go in a new one; they are upserts on the external id or updates by Id, so a job that did go
    * through writes the same values.
    */
-  private async startBulkJob(object: SfObject, kind: 'update' | 'upsert', csv: string, endpoint: string): Promise<ReturnType<SalesforceApi['conn']['bulk2']['createJob']>> {
+  private async startBulkJob(object: SfObject, kind: 'update' | 'upsert', csv: string, endpoint: string): Promise<BulkJob> {
     const { api } = this.o;
     for (let attempt = 1; ; attempt += 1) {
       const job = api.conn.bulk2.createJob({ object, operation: kind, ...(kind === 'upsert' && { externalIdFieldName: HASH_FIELD }), lineEnding: 'LF' });
