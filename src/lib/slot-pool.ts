@@ -2,6 +2,8 @@
  * At most `size` tasks run at once; a task waiting for a slot is granted one by its priority (lower
  * first), then in call order, and a freed slot passes straight to the next waiting task. Salesforce's
  * requests in flight go through one (salesforce-api.ts, which says why its Bulk jobs go first).
+ * Bottleneck (lib/limiter.ts) has priorities too, but starts each task on a timer: with it the Bulk
+ * benchmark measured 0.91 of the slots in use instead of 0.93, at a sixth more CPU.
  */
 export class SlotPool {
   private inUse = 0;
