@@ -127,6 +127,43 @@ function snapshotOf(routes: readonly string[], requestCount: (route: string) => 
   };
 }
 
+/** What both sandboxes offer a bench. */
+interface BenchSandbox<Route extends string> {
+  requestCount(route: Route): number;
+  traffic(): TrafficStats;
+  observe(observer: SandboxObserver): () => void;
+  writeRequestCount(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A bench over a started sandbox and a fresh store: `build` seeds, configures and sets up (what each CRM
+ * does its own way); the sandbox's counters and the closing are common. A failed build closes both.
+ */
+async function benchOver<Route extends string>(
+  sb: BenchSandbox<Route>,
+  routes: readonly Route[],
+  build: (store: Store) => Promise<Omit<CrmBench, 'snapshot' | 'observe' | 'writeRequestCount' | 'close'>>,
+): Promise<CrmBench> {
+  const store: Store = await openStore(':memory:');
+  const close = async (): Promise<void> => {
+    await store.close();
+    await sb.close();
+  };
+  try {
+    return {
+      ...(await build(store)),
+      snapshot: snapshotOf(routes, (r) => sb.requestCount(r as Route), () => sb.traffic()),
+      observe: (observer) => sb.observe(observer),
+      writeRequestCount: () => sb.writeRequestCount(),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 export interface HubspotBenchOptions {
   spec: RunSpec;
   /** The sandbox's ten-second limit (default 110, HubSpot's OAuth-app limit). */
@@ -142,8 +179,7 @@ export async function startHubspotBench(options: HubspotBenchOptions): Promise<C
   // Rolling limiters are per portal and process-wide; every sandbox reports the same portal id.
   resetRollingLimiters();
   const sb: HubspotSandbox = await startHubspotSandbox({ rateLimit: { max: options.sandboxPer10s ?? 110, intervalMs: 10_000 }, ...(options.latency && { latency: options.latency }) });
-  const store: Store = await openStore(':memory:');
-  try {
+  return benchOver(sb, HUBSPOT_SANDBOX_ROUTES, async (store) => {
     seedPortalFromPeople(sb, peopleOf(options.spec), { seed: options.spec.seed });
     const config = loadConfig({ HUBSPOT_ACCESS_TOKEN: sb.accessToken, HUBSPOT_BASE_URL: sb.url, LOG_LEVEL: 'silent' });
     // The sandbox token is a private-app token, so this is the pace orbit-sync keeps.
@@ -156,26 +192,15 @@ export async function startHubspotBench(options: HubspotBenchOptions): Promise<C
     return {
       crm: 'hubspot',
       config,
-      snapshot: snapshotOf(HUBSPOT_SANDBOX_ROUTES, (r) => sb.requestCount(r as (typeof HUBSPOT_SANDBOX_ROUTES)[number]), () => sb.traffic()),
       throttled: () => sb.traffic().byStatus['429'] ?? 0,
-      observe: (observer) => sb.observe(observer),
       throttledByRoute: () => Object.fromEntries(Object.entries(sb.state.rateLimited).filter(([, n]) => n > 0)),
-      writeRequestCount: () => sb.writeRequestCount(),
       limitedRoutes: HUBSPOT_SANDBOX_ROUTES.filter((r) => !unlimited.has(r)),
       async sync(file, onProgress) {
         const target = await openHubspotTarget(config, store);
         return runSync({ db: store.db, config, mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file }, ...(onProgress && { onProgress }) });
       },
-      async close() {
-        await store.close();
-        await sb.close();
-      },
     };
-  } catch (err) {
-    await store.close();
-    await sb.close();
-    throw err;
-  }
+  });
 }
 
 export interface SalesforceBenchOptions {
@@ -190,8 +215,7 @@ export interface SalesforceBenchOptions {
 
 export async function startSalesforceBench(options: SalesforceBenchOptions): Promise<CrmBench> {
   const sb: SalesforceSandbox = await startSalesforceSandbox({ ...options.sandbox, ...(options.dailyApiLimit !== undefined && { dailyApiLimit: options.dailyApiLimit }) });
-  const store: Store = await openStore(':memory:');
-  try {
+  return benchOver(sb, SALESFORCE_SANDBOX_ROUTES, async (store) => {
     seedOrgFromPeople(sb, peopleOf(options.spec), { seed: options.spec.seed });
     const base = loadConfig({
       ...salesforceSandboxEnv(sb),
@@ -202,11 +226,8 @@ export async function startSalesforceBench(options: SalesforceBenchOptions): Pro
     return {
       crm: 'salesforce',
       config,
-      snapshot: snapshotOf(SALESFORCE_SANDBOX_ROUTES, (r) => sb.requestCount(r as (typeof SALESFORCE_SANDBOX_ROUTES)[number]), () => sb.traffic()),
       throttled: () => sb.traffic().byStatus['403'] ?? 0,
-      observe: (observer) => sb.observe(observer),
       throttledByRoute: () => ({}),
-      writeRequestCount: () => sb.writeRequestCount(),
       limitedRoutes: SALESFORCE_SANDBOX_ROUTES,
       bulkJobs: () => {
         // The sandbox's clock is Date.now(); the bench's is performance.now().
@@ -217,16 +238,8 @@ export async function startSalesforceBench(options: SalesforceBenchOptions): Pro
         const target = await openSalesforceTarget(config, store);
         return runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file }, ...(onProgress && { onProgress }) });
       },
-      async close() {
-        await store.close();
-        await sb.close();
-      },
     };
-  } catch (err) {
-    await store.close();
-    await sb.close();
-    throw err;
-  }
+  });
 }
 
 /** Snapshots at the sync's phase changes: `start` (before the sync), `writing`, `prioritizing`, `done`. */
@@ -277,7 +290,8 @@ export class InFlightTracker {
         this.events.push({ t, delta: -1, route: event.route, ...(event.status !== undefined && { status: event.status }) });
         const [start, ...rest] = this.open.get(key) ?? [];
         if (start !== undefined) this.requests.push({ url: event.url, start, end: t });
-        this.open.set(key, rest);
+        if (rest.length > 0) this.open.set(key, rest);
+        else this.open.delete(key);
       }
     });
   }
