@@ -32,7 +32,7 @@
  * limit is raised by), so the measured ratio is the one a sync at the real limits would see. Salesforce's
  * limit (maxConcurrent) is not raised, so its durations are the real ones: scaling them down too (÷3, until
  * this was measured) made this process's CPU — the sandbox's included, which a real org spends on its own
- * machines — a third of the phase, and measured that instead. The real durations are assumptions ([INFER]:
+ * machines — two thirds of the phase instead of a quarter, and measured that instead. The real durations are assumptions ([INFER]:
  * the reference notes have no measured latencies), stated at each constant below.
  *
  * `BENCH_UTILIZATION=salesforceBulk,…` measures only the named parts (hubspot, salesforceBulk,
