@@ -144,6 +144,45 @@ describe('sync into HubSpot (sandbox portal)', () => {
     // HubSpot's message names the address; the store keeps it without the address.
     expect(errors[0]?.crm_message).not.toContain('@initech.test');
   });
+
+  it('a new contact whose create was applied but whose answer was lost is counted created when the retry finds it; one made by someone else since our read is counted updated', async () => {
+    // The first contact upsert is carried out, then its connection drops half-way through the answer.
+    sb.setFaults({ seed: 'lost-answer', rates: { reset: 1 }, routes: ['batchUpsertContacts'] });
+    const stop = sb.observe((event) => {
+      if (event.route === 'batchUpsertContacts' && event.phase === 'handled') sb.setFaults(null);
+    });
+    const lost = await h.sync(writeCsv(dir, 'lost-answer.csv', [BOB, CARA]));
+    stop();
+    // Sent twice: the lost answer, then the retry that found both contacts.
+    expect(sb.requestCount('batchUpsertContacts')).toBe(2);
+    expect(lost).toMatchObject({ status: 'succeeded', created: 2, updated: 0 });
+    expect(sb.listContacts()).toHaveLength(2);
+
+    // Someone adds Dan between orbit-sync's read and its write: the upsert (sent once) finds him.
+    const stopRace = sb.observe((event) => {
+      if (event.route === 'batchUpsertContacts' && event.phase === 'received' && sb.listContacts().every((c) => c.properties.email !== 'dan@acme.test')) sb.seedContacts([{ properties: { email: 'dan@acme.test' } }]);
+    });
+    const raced = await h.sync(writeCsv(dir, 'race.csv', [DAN]));
+    stopRace();
+    expect(sb.requestCount('batchUpsertContacts')).toBe(3);
+    expect(raced).toMatchObject({ status: 'succeeded', created: 0, updated: 1 });
+    expect(sb.listContacts().filter((c) => c.properties.email === 'dan@acme.test')).toHaveLength(1);
+  });
+
+  it('a contact created by a send whose answer was lost is still counted created when its retry fails alone and a later call finds it', async () => {
+    // Send 1: carried out, answer lost. Send 2 (the retry): every record fails alone. Send 3 (those records again): finds them.
+    const faults = [{ seed: 'lost', rates: { partial: 1 } }, null] as const;
+    sb.setFaults({ seed: 'lost', rates: { reset: 1 }, routes: ['batchUpsertContacts'] });
+    let handled = 0;
+    const stop = sb.observe((event) => {
+      if (event.route === 'batchUpsertContacts' && event.phase === 'handled') sb.setFaults(faults[handled++] ?? null);
+    });
+    const summary = await h.sync(writeCsv(dir, 'lost-then-partial.csv', [BOB, CARA]));
+    stop();
+    expect(sb.requestCount('batchUpsertContacts')).toBe(3);
+    expect(summary).toMatchObject({ status: 'succeeded', created: 2, updated: 0 });
+    expect(sb.listContacts()).toHaveLength(2);
+  });
 });
 
 describe('HubSpot’s limits, met for real', () => {

@@ -223,6 +223,38 @@ describe('sync into Salesforce (sandbox org)', () => {
     expect(second).toMatchObject({ skipped: 1, created: 0 });
   });
 
+  it('a new Lead whose upsert was applied but whose answer was lost is counted created when the retry finds it', async () => {
+    // The first Lead upsert is carried out, then its connection drops half-way through the answer.
+    sb.setFaults({ seed: 'lost-answer', rates: { reset: 1 }, routes: ['collectionsUpsert'] });
+    const stop = sb.observe((event) => {
+      if (event.route === 'collectionsUpsert' && event.phase === 'handled') sb.setFaults(null);
+    });
+    const upserts = sb.requestCount('collectionsUpsert');
+    const summary = await sync(writeCsv(dir, 'sf-lost-answer.csv', [BOB, DAN]));
+    stop();
+    // Sent twice: the lost answer, then the retry that found both Leads.
+    expect(sb.requestCount('collectionsUpsert') - upserts).toBe(2);
+    expect(summary).toMatchObject({ status: 'succeeded', created: 2, updated: 0 });
+    expect(sb.list('Lead')).toHaveLength(2);
+  });
+
+  it('a Lead created by a send whose answer was lost is still counted created when its retry is locked and a later call finds it', async () => {
+    // Send 1: carried out, answer lost. Send 2 (the retry): both records locked. Send 3 (the locked records again): finds them.
+    sb.setFaults({ seed: 'lost-then-locked', rates: { reset: 1 }, routes: ['collectionsUpsert'] });
+    let handled = 0;
+    const stop = sb.observe((event) => {
+      if (event.route !== 'collectionsUpsert' || event.phase !== 'handled' || handled++ > 0) return;
+      sb.setFaults(null);
+      sb.injectRecordErrors('UNABLE_TO_LOCK_ROW', 2);
+    });
+    const upserts = sb.requestCount('collectionsUpsert');
+    const summary = await sync(writeCsv(dir, 'sf-lost-then-locked.csv', [BOB, DAN]));
+    stop();
+    expect(sb.requestCount('collectionsUpsert') - upserts).toBe(3);
+    expect(summary).toMatchObject({ status: 'succeeded', created: 2, updated: 0 });
+    expect(sb.list('Lead')).toHaveLength(2);
+  });
+
   it('UNABLE_TO_LOCK_ROW records are sent again and land', async () => {
     const rows: Row[] = Array.from({ length: 30 }, (_, i) => ({ email: `lock${i}@hooli.test`, firstName: `l${i}`, company: 'Hooli', domain: 'hooli.test', score: 40 }));
     const upserts = sb.requestCount('collectionsUpsert');

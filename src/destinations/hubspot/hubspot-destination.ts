@@ -53,6 +53,8 @@ interface ContactInput {
   email: string;
   existing: SimpleObject | undefined;
   properties: Record<string, string>;
+  /** Was in a call sent more than once before this one: a send whose answer was lost may have created it. */
+  resent?: boolean;
 }
 
 
@@ -272,20 +274,23 @@ export class HubspotDestination implements CrmDestination {
     const { client, api } = this.o;
     const endpoint = 'POST /crm/v3/objects/contacts/batch/upsert';
     let body: ReturnType<typeof BatchUpsertResponse.parse>;
+    let sends = 0;
     try {
-      const raw = await api.call(endpoint, () =>
-        client.crm.contacts.batchApi.upsert({
+      const raw = await api.call(endpoint, () => {
+        sends += 1;
+        return client.crm.contacts.batchApi.upsert({
           inputs: inputs.map((i) => ({ idProperty: 'email', id: i.email, objectWriteTraceId: i.planned.key, properties: i.properties })),
-        }),
-      );
+        });
+      });
       body = parseBody(BatchUpsertResponse, raw, endpoint);
     } catch (err) {
       if (!(err instanceof SyncError)) throw err;
       // A whole-batch refusal of one bad record: halve until it stands alone (reference §2.1, "split it and retry").
       if (err.code === 'BAD_REQUEST' && inputs.length > 1) {
         const mid = Math.ceil(inputs.length / 2);
-        await this.upsertContacts(inputs.slice(0, mid), outcomes);
-        await this.upsertContacts(inputs.slice(mid), outcomes);
+        const halves = inputs.map((i) => ({ ...i, resent: i.resent === true || sends > 1 }));
+        await this.upsertContacts(halves.slice(0, mid), outcomes);
+        await this.upsertContacts(halves.slice(mid), outcomes);
         return;
       }
       if (err.code === 'BAD_REQUEST' || err.code === 'BAD_RESPONSE' || (err.retryable && err.code !== 'RATE_LIMITED')) {
@@ -309,7 +314,11 @@ export class HubspotDestination implements CrmDestination {
       const outcome = outcomes.get(key);
       if (!input || !outcome || !isWritten(outcome)) continue;
       outcome.crmRecordId = result.id;
-      outcome.kind = (result._new ?? result.new) === true ? 'created' : input.existing ? outcome.kind : 'updated';
+      // A contact planned as new (kind 'created') that the upsert found existing: made by someone else since
+      // our read ('updated') — or, when it was sent more than once, by an earlier send whose answer was lost
+      // (a timeout, a dropped connection, a 5xx after the write): still created by this sync.
+      if ((result._new ?? result.new) === true) outcome.kind = 'created';
+      else if (!input.existing && sends === 1 && input.resent !== true) outcome.kind = 'updated';
     }
     // Errors: by trace id, by the email in their context or message; what is left is shared by the rest.
     const unattributed: StandardError[] = [];
@@ -326,7 +335,7 @@ export class HubspotDestination implements CrmDestination {
       const input = pending.get(key);
       pending.delete(key);
       const permanent = PERMANENT_CATEGORIES.has(error.category ?? '');
-      if (!permanent && input && attempt < this.o.settings.retry.maxAttempts) again.push(input);
+      if (!permanent && input && attempt < this.o.settings.retry.maxAttempts) again.push({ ...input, resent: input.resent === true || sends > 1 });
       else this.fail(outcomes, key, 'CRM_RECORD_REJECTED', errorText(error), !permanent);
     }
     for (const key of pending.keys()) {

@@ -68,6 +68,8 @@ interface Write {
   id: string | null;
   properties: Record<string, string>;
   accountId: string | null;
+  /** Was in a call sent more than once before this one: a send whose answer was lost may have created it. */
+  resent?: boolean;
 }
 
 interface SfRecordError {
@@ -292,19 +294,21 @@ export class SalesforceDestination implements CrmDestination {
     for (let attempt = 1; pending.length > 0; attempt++) {
       const locked: Write[] = [];
       const sendPart = async (part: Write[]): Promise<void> => {
-        const results = await this.send(object, kind, part);
+        const { results, resent } = await this.send(object, kind, part);
         part.forEach((w, i) => {
           const r = results[i];
           const outcome = outcomes.get(w.planned.key);
           if (!outcome || !isWritten(outcome)) return;
           if (r?.success) {
             outcome.crmRecordId = r.id ?? w.id;
-            if (kind === 'upsert' && 'created' in r && r.created === false) outcome.kind = 'updated';
+            // A new Lead the upsert found existing: made by someone else since our read — or, when the call was
+            // sent more than once, by an earlier send whose answer was lost, so still created by this sync.
+            if (kind === 'upsert' && 'created' in r && r.created === false && !resent && w.resent !== true) outcome.kind = 'updated';
             return;
           }
           const { code, message } = recordErrorText(r?.errors ?? []);
           if (code === 'UNABLE_TO_LOCK_ROW' && attempt < this.o.settings.retry.maxAttempts) {
-            locked.push(w);
+            locked.push({ ...w, resent: w.resent === true || resent });
             return;
           }
           outcomes.set(w.planned.key, {
@@ -443,15 +447,26 @@ export class SalesforceDestination implements CrmDestination {
     }
   }
 
-  private async send(object: SfObject, kind: 'update' | 'upsert', part: readonly Write[]): Promise<Array<SaveResult | UpsertResult>> {
+  /** One Collections call; `resent`: it was sent more than once (retried), so an earlier send may have been carried out. */
+  private async send(object: SfObject, kind: 'update' | 'upsert', part: readonly Write[]): Promise<{ results: Array<SaveResult | UpsertResult>; resent: boolean }> {
     const { api } = this.o;
     const sobject = api.conn.sobject(object);
+    let sends = 0;
+    const counted =
+      <T>(send: () => Promise<T>) =>
+      (): Promise<T> => {
+        sends += 1;
+        return send();
+      };
+    let results: Array<SaveResult | UpsertResult>;
     if (kind === 'update') {
       const records = part.map((w) => ({ Id: w.id as string, ...w.properties }));
-      return api.call(`PATCH /composite/sobjects (${object} update)`, () => sobject.update(records, this.dmlOptions()));
+      results = await api.call(`PATCH /composite/sobjects (${object} update)`, counted(() => sobject.update(records, this.dmlOptions())));
+    } else {
+      const records = part.map((w) => ({ ...w.properties, [HASH_FIELD]: w.properties[HASH_FIELD] ?? w.planned.key }));
+      results = await api.call(`PATCH /composite/sobjects/${object}/${HASH_FIELD}`, counted(() => sobject.upsert(records, HASH_FIELD, this.dmlOptions())));
     }
-    const records = part.map((w) => ({ ...w.properties, [HASH_FIELD]: w.properties[HASH_FIELD] ?? w.planned.key }));
-    return api.call(`PATCH /composite/sobjects/${object}/${HASH_FIELD}`, () => sobject.upsert(records, HASH_FIELD, this.dmlOptions()));
+    return { results, resent: sends > 1 };
   }
 
   async prioritize(intents: readonly PersonIntent[], options: WriteOptions): Promise<PrioritizeResult> {
