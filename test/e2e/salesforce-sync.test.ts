@@ -304,6 +304,36 @@ describe('a Bulk API 2.0 job that does not finish', () => {
   });
 });
 
+describe('a Bulk API 2.0 job whose close answer was lost', () => {
+  it('is done again in a new job, and the people the first job created are counted created, once each', async () => {
+    const sb = await startSalesforceSandbox({ bulkProcessingMs: 5 });
+    const store = await openStore(':memory:');
+    try {
+      const rows: Row[] = Array.from({ length: 2050 }, (_, i) => ({ email: `again.${i}@firm-${i % 20}.test`, firstName: `a${i}`, company: `Firm ${i % 20}`, domain: `firm-${i % 20}.test`, score: 50 }));
+      const config = sfConfig(sb);
+      config.salesforce.bulkPollIntervalMs = 20;
+      // The first close is carried out and the job runs to the end; then the close's connection drops half-way through its answer.
+      sb.setFaults({ seed: 'lost-close', rates: { reset: 1 }, routes: ['bulkSetState'] });
+      const stop = sb.observe(async (event) => {
+        if (event.route !== 'bulkSetState' || event.phase !== 'handled' || sb.bulkJobs().length > 1) return;
+        sb.setFaults(null);
+        for (let i = 0; i < 200 && sb.bulkJobs()[0]?.state !== 'JobComplete'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      });
+      const target = await openSalesforceTarget(config, store);
+      const file = writeCsv(tmpDir(), 'sf-lost-close.csv', rows);
+      const summary = await runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file } });
+      stop();
+      // The retried close was refused (the job was no longer Open), so the rows went in a second job, which found them.
+      expect(sb.bulkJobs().map((j) => j.state)).toEqual(['JobComplete', 'JobComplete']);
+      expect(summary).toMatchObject({ status: 'succeeded', created: 2050, updated: 0, failed: 0 });
+      expect(sb.list('Lead')).toHaveLength(2050);
+    } finally {
+      await store.close();
+      await sb.close();
+    }
+  });
+});
+
 describe('Salesforce API economy', () => {
   it('below the bulk threshold, a new run costs ≤ 3 calls (lookups + writes) per 200 changed people', async () => {
     const sb = await startSalesforceSandbox();

@@ -341,14 +341,14 @@ export class SalesforceDestination implements CrmDestination {
     const endpoint = `Bulk API 2.0 ${object} ${kind}`;
     // The whole job holds one of the maxConcurrent slots: the org works on it between our requests.
     const results = await api.occupy(async () => {
-      const job = await this.startBulkJob(object, kind, csv, endpoint);
+      const { job, restarted } = await this.startBulkJob(object, kind, csv, endpoint);
       if ((await this.waitForJob(job, object, kind, rows.length, endpoint)) === 'timeout') return undefined;
       // One GET at a time (jsforce's getAllResults sends three at once, past the job's one slot). Rows in
       // neither answer are the unprocessed ones (below), so that third GET is not needed.
       const resultsEndpoint = `GET /jobs/ingest/{id}/results (${endpoint})`;
       const successfulResults = await api.call(resultsEndpoint, () => job.getSuccessfulResults(), { inSlot: true });
       const failedResults = await api.call(resultsEndpoint, () => job.getFailedResults(), { inSlot: true });
-      return { successfulResults, failedResults };
+      return { successfulResults, failedResults, restarted };
     });
     if (results === undefined) {
       const ms = settings.bulkPollTimeoutMs;
@@ -368,7 +368,9 @@ export class SalesforceDestination implements CrmDestination {
       if (!w || !outcome || !isWritten(outcome)) continue;
       seen.add(w.planned.key);
       outcome.crmRecordId = str(r.sf__Id) ?? w.id;
-      if (kind === 'upsert' && r.sf__Created === 'false') outcome.kind = 'updated';
+      // A new Lead the job found existing: made by someone else since our read — or by an earlier job of these
+      // rows (restarted) or an earlier send of them (resent), so still created by this sync.
+      if (kind === 'upsert' && r.sf__Created === 'false' && !results.restarted && w.resent !== true) outcome.kind = 'updated';
     }
     const locked: Write[] = [];
     for (const r of results.failedResults as Array<Record<string, unknown>>) {
@@ -428,9 +430,9 @@ export class SalesforceDestination implements CrmDestination {
    * was lost (a dropped connection, a timeout) cannot be sent again to the same job: Salesforce refuses a
    * second upload, or a close of a closed job, with INVALIDJOBSTATE. Then the job is aborted (best effort)
    * and the rows go in a new one; they are upserts on the external id or updates by Id, so a job that did go
-   * through writes the same values.
+   * through writes the same values (`restarted`: the job returned is not the first).
    */
-  private async startBulkJob(object: SfObject, kind: 'update' | 'upsert', csv: string, endpoint: string): Promise<BulkJob> {
+  private async startBulkJob(object: SfObject, kind: 'update' | 'upsert', csv: string, endpoint: string): Promise<{ job: BulkJob; restarted: boolean }> {
     const { api } = this.o;
     for (let attempt = 1; ; attempt += 1) {
       const job = api.conn.bulk2.createJob({ object, operation: kind, ...(kind === 'upsert' && { externalIdFieldName: HASH_FIELD }), lineEnding: 'LF' });
@@ -438,7 +440,7 @@ export class SalesforceDestination implements CrmDestination {
         await api.call(`POST /jobs/ingest (${endpoint})`, () => job.open(), { inSlot: true });
         await api.call(`PUT /jobs/ingest/{id}/batches (${endpoint})`, () => job.uploadData(csv), { inSlot: true });
         await api.call(`PATCH /jobs/ingest/{id} (${endpoint})`, () => job.close(), { inSlot: true });
-        return job;
+        return { job, restarted: attempt > 1 };
       } catch (err) {
         if (attempt >= BULK_JOB_ATTEMPTS || !(err instanceof SyncError) || !/INVALIDJOBSTATE/.test(err.message)) throw err;
         this.o.logger?.warn('a Bulk API 2.0 job step was refused after an answer was lost; starting a new job with the same rows', { object, kind, attempt });
