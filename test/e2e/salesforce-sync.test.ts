@@ -304,33 +304,51 @@ describe('a Bulk API 2.0 job that does not finish', () => {
   });
 });
 
-describe('a Bulk API 2.0 job whose close answer was lost', () => {
-  it('is done again in a new job, and the people the first job created are counted created, once each', async () => {
+describe('a Bulk API 2.0 job step whose answer was lost', () => {
+  const rows: Row[] = Array.from({ length: 2050 }, (_, i) => ({ email: `again.${i}@firm-${i % 20}.test`, firstName: `a${i}`, company: `Firm ${i % 20}`, domain: `firm-${i % 20}.test`, score: 50 }));
+
+  /** Syncs the 2,050 new people (one Bulk Lead upsert), the first request to `route` carried out but its answer cut, `whileHeld` run before the cut. */
+  async function syncLosingFirst(route: 'bulkUpload' | 'bulkSetState', whileHeld: (sb: SalesforceSandbox) => Promise<void> = () => Promise.resolve()) {
     const sb = await startSalesforceSandbox({ bulkProcessingMs: 5 });
     const store = await openStore(':memory:');
     try {
-      const rows: Row[] = Array.from({ length: 2050 }, (_, i) => ({ email: `again.${i}@firm-${i % 20}.test`, firstName: `a${i}`, company: `Firm ${i % 20}`, domain: `firm-${i % 20}.test`, score: 50 }));
       const config = sfConfig(sb);
       config.salesforce.bulkPollIntervalMs = 20;
-      // The first close is carried out and the job runs to the end; then the close's connection drops half-way through its answer.
-      sb.setFaults({ seed: 'lost-close', rates: { reset: 1 }, routes: ['bulkSetState'] });
+      sb.setFaults({ seed: 'lost-step', rates: { reset: 1 }, routes: [route] });
+      let cut = false;
       const stop = sb.observe(async (event) => {
-        if (event.route !== 'bulkSetState' || event.phase !== 'handled' || sb.bulkJobs().length > 1) return;
+        if (event.route !== route || event.phase !== 'handled' || cut) return;
+        cut = true;
         sb.setFaults(null);
-        for (let i = 0; i < 200 && sb.bulkJobs()[0]?.state !== 'JobComplete'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        await whileHeld(sb);
       });
       const target = await openSalesforceTarget(config, store);
-      const file = writeCsv(tmpDir(), 'sf-lost-close.csv', rows);
+      const file = writeCsv(tmpDir(), `sf-lost-${route}.csv`, rows);
       const summary = await runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file } });
       stop();
-      // The retried close was refused (the job was no longer Open), so the rows went in a second job, which found them.
-      expect(sb.bulkJobs().map((j) => j.state)).toEqual(['JobComplete', 'JobComplete']);
-      expect(summary).toMatchObject({ status: 'succeeded', created: 2050, updated: 0, failed: 0 });
-      expect(sb.list('Lead')).toHaveLength(2050);
+      return { summary, jobs: sb.bulkJobs().map((j) => j.state), leads: sb.list('Lead').length };
     } finally {
       await store.close();
       await sb.close();
     }
+  }
+
+  it('an upload: sent again, refused as the job already has its data, the rows go in a new job, written once', async () => {
+    const { summary, jobs, leads } = await syncLosingFirst('bulkUpload');
+    expect(jobs).toEqual(['Aborted', 'JobComplete']);
+    expect(summary).toMatchObject({ status: 'succeeded', created: 2050, updated: 0, failed: 0 });
+    expect(leads).toBe(2050);
+  });
+
+  it('a close after which the job ran: the rows go in a new job, which finds them; the people the first job created are counted created, once each', async () => {
+    // The close is held until the job it started has run to the end.
+    const { summary, jobs, leads } = await syncLosingFirst('bulkSetState', async (sb) => {
+      for (let i = 0; i < 200 && sb.bulkJobs()[0]?.state !== 'JobComplete'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    });
+    // The retried close was refused (the job was no longer Open), so the rows went in a second job.
+    expect(jobs).toEqual(['JobComplete', 'JobComplete']);
+    expect(summary).toMatchObject({ status: 'succeeded', created: 2050, updated: 0, failed: 0 });
+    expect(leads).toBe(2050);
   });
 });
 

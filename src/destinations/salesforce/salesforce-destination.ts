@@ -438,7 +438,10 @@ export class SalesforceDestination implements CrmDestination {
       const job = api.conn.bulk2.createJob({ object, operation: kind, ...(kind === 'upsert' && { externalIdFieldName: HASH_FIELD }), lineEnding: 'LF' });
       try {
         await api.call(`POST /jobs/ingest (${endpoint})`, () => job.open(), { inSlot: true });
-        await api.call(`PUT /jobs/ingest/{id}/batches (${endpoint})`, () => job.uploadData(csv), { inSlot: true });
+        // Our own PUT, not jsforce's uploadData: that one refuses a second call on the same job object ("Data
+        // can only be uploaded to a job once"), so an upload whose connection dropped could not be retried.
+        const batches = `/services/data/v${api.conn.version}/jobs/ingest/${job.id ?? ''}/batches`;
+        await api.call(`PUT /jobs/ingest/{id}/batches (${endpoint})`, () => api.conn.request({ method: 'PUT', url: batches, body: csv, headers: { 'Content-Type': 'text/csv' } }), { inSlot: true });
         await api.call(`PATCH /jobs/ingest/{id} (${endpoint})`, () => job.close(), { inSlot: true });
         return { job, restarted: attempt > 1 };
       } catch (err) {
