@@ -379,7 +379,8 @@ export class SalesforceDestination implements CrmDestination {
       seen.add(w.planned.key);
       const error = str(r.sf__Error) ?? 'UNKNOWN_ERROR';
       const code = error.split(':')[0] ?? 'UNKNOWN_ERROR';
-      if (code === 'UNABLE_TO_LOCK_ROW') locked.push(w);
+      // Sent on through Collections; a row of a restarted job may have been created by the first one.
+      if (code === 'UNABLE_TO_LOCK_ROW') locked.push({ ...w, resent: w.resent === true || results.restarted });
       else outcomes.set(w.planned.key, { kind: 'failed', key: w.planned.key, code: 'CRM_RECORD_REJECTED', message: error.replace(/\s*--\s*$/, ''), retryable: false });
     }
     for (const w of writes) {
