@@ -4,6 +4,7 @@
  */
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/server';
 import { hashEmail } from '../../src/ingest/hash-email';
+import { cutFirstAnswer } from './helpers/cut-answer';
 import { harness, testConfig, tmpDir, writeCsv, type Harness, type Row } from './helpers/hubspot-sync';
 
 const ADA: Row = { email: 'ada@acme.test', firstName: 'ada', lastName: 'lovelace', jobTitle: 'VP Marketing', phone: '+14155550101', company: 'Acme', domain: 'acme.test', score: 91, topics: ['Marketing ROI', 'Attribution'] };
@@ -146,11 +147,7 @@ describe('sync into HubSpot (sandbox portal)', () => {
   });
 
   it('a new contact whose create was applied but whose answer was lost is counted created when the retry finds it; one made by someone else since our read is counted updated', async () => {
-    // The first contact upsert is carried out, then its connection drops half-way through the answer.
-    sb.setFaults({ seed: 'lost-answer', rates: { reset: 1 }, routes: ['batchUpsertContacts'] });
-    const stop = sb.observe((event) => {
-      if (event.route === 'batchUpsertContacts' && event.phase === 'handled') sb.setFaults(null);
-    });
+    const stop = cutFirstAnswer(sb, 'batchUpsertContacts');
     const lost = await h.sync(writeCsv(dir, 'lost-answer.csv', [BOB, CARA]));
     stop();
     // Sent twice: the lost answer, then the retry that found both contacts.
@@ -171,12 +168,7 @@ describe('sync into HubSpot (sandbox portal)', () => {
 
   it('a contact created by a send whose answer was lost is still counted created when its retry fails alone and a later call finds it', async () => {
     // Send 1: carried out, answer lost. Send 2 (the retry): every record fails alone. Send 3 (those records again): finds them.
-    const faults = [{ seed: 'lost', rates: { partial: 1 } }, null] as const;
-    sb.setFaults({ seed: 'lost', rates: { reset: 1 }, routes: ['batchUpsertContacts'] });
-    let handled = 0;
-    const stop = sb.observe((event) => {
-      if (event.route === 'batchUpsertContacts' && event.phase === 'handled') sb.setFaults(faults[handled++] ?? null);
-    });
+    const stop = cutFirstAnswer(sb, 'batchUpsertContacts', { next: { partial: 1 } });
     const summary = await h.sync(writeCsv(dir, 'lost-then-partial.csv', [BOB, CARA]));
     stop();
     expect(sb.requestCount('batchUpsertContacts')).toBe(3);

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnections } from '../../src/store/connections';
 import { openStore, type Store } from '../../src/store/db';
 import { runSync, type SyncSummary } from '../../src/sync/run-sync';
+import { cutFirstAnswer } from './helpers/cut-answer';
 import { tmpDir, writeCsv, type Row } from './helpers/hubspot-sync';
 
 const ADA: Row = { email: 'ada@acme.test', firstName: 'ada', lastName: 'lovelace', jobTitle: 'VP Marketing', phone: '+14155550101', company: 'Acme', domain: 'acme.test', score: 91, topics: ['Marketing ROI', 'Attribution'] };
@@ -224,11 +225,7 @@ describe('sync into Salesforce (sandbox org)', () => {
   });
 
   it('a new Lead whose upsert was applied but whose answer was lost is counted created when the retry finds it', async () => {
-    // The first Lead upsert is carried out, then its connection drops half-way through the answer.
-    sb.setFaults({ seed: 'lost-answer', rates: { reset: 1 }, routes: ['collectionsUpsert'] });
-    const stop = sb.observe((event) => {
-      if (event.route === 'collectionsUpsert' && event.phase === 'handled') sb.setFaults(null);
-    });
+    const stop = cutFirstAnswer(sb, 'collectionsUpsert');
     const upserts = sb.requestCount('collectionsUpsert');
     const summary = await sync(writeCsv(dir, 'sf-lost-answer.csv', [BOB, DAN]));
     stop();
@@ -240,13 +237,7 @@ describe('sync into Salesforce (sandbox org)', () => {
 
   it('a Lead created by a send whose answer was lost is still counted created when its retry is locked and a later call finds it', async () => {
     // Send 1: carried out, answer lost. Send 2 (the retry): both records locked. Send 3 (the locked records again): finds them.
-    sb.setFaults({ seed: 'lost-then-locked', rates: { reset: 1 }, routes: ['collectionsUpsert'] });
-    let handled = 0;
-    const stop = sb.observe((event) => {
-      if (event.route !== 'collectionsUpsert' || event.phase !== 'handled' || handled++ > 0) return;
-      sb.setFaults(null);
-      sb.injectRecordErrors('UNABLE_TO_LOCK_ROW', 2);
-    });
+    const stop = cutFirstAnswer(sb, 'collectionsUpsert', { whileHeld: () => sb.injectRecordErrors('UNABLE_TO_LOCK_ROW', 2) });
     const upserts = sb.requestCount('collectionsUpsert');
     const summary = await sync(writeCsv(dir, 'sf-lost-then-locked.csv', [BOB, DAN]));
     stop();
@@ -314,14 +305,7 @@ describe('a Bulk API 2.0 job step whose answer was lost', () => {
     try {
       const config = sfConfig(sb);
       config.salesforce.bulkPollIntervalMs = 20;
-      sb.setFaults({ seed: 'lost-step', rates: { reset: 1 }, routes: [route] });
-      let cut = false;
-      const stop = sb.observe(async (event) => {
-        if (event.route !== route || event.phase !== 'handled' || cut) return;
-        cut = true;
-        sb.setFaults(null);
-        await whileHeld(sb);
-      });
+      const stop = cutFirstAnswer(sb, route, { whileHeld: () => whileHeld(sb) });
       const target = await openSalesforceTarget(config, store);
       const file = writeCsv(tmpDir(), `sf-lost-${route}.csv`, rows);
       const summary = await runSync({ db: store.db, config, mapping: target.mapping, destination: target.destination, connectionId: target.connectionId, source: { kind: 'file', path: file } });
